@@ -1,0 +1,75 @@
+"""Every error is problem+json with a request id; internals never leak."""
+
+from __future__ import annotations
+
+import json
+import re
+
+from fastapi.testclient import TestClient
+
+from service.config import Settings
+from service.main import create_app
+
+PROBLEM = "application/problem+json"
+
+
+def test_unknown_route_is_404_problem(client):
+    response = client.get("/v1/nothing-here")
+    assert response.status_code == 404
+    assert response.headers["content-type"] == PROBLEM
+    assert response.json()["instance"] == "/v1/nothing-here"
+
+
+def test_wrong_method_is_405_problem(client):
+    response = client.put("/healthz")
+    assert response.status_code == 405
+    assert response.headers["content-type"] == PROBLEM
+
+
+def test_request_id_is_echoed_or_generated(client):
+    echoed = client.get("/healthz", headers={"X-Request-ID": "abc-123"})
+    assert echoed.headers["x-request-id"] == "abc-123"
+    generated = client.get("/healthz", headers={"X-Request-ID": "bad id with spaces"})
+    assert re.fullmatch(r"[0-9a-f]{32}", generated.headers["x-request-id"])
+    problem = client.get("/v1/me")
+    assert problem.json()["request_id"] == problem.headers["x-request-id"]
+
+
+def _log_lines(capsys) -> list[dict]:
+    return [
+        json.loads(line) for line in capsys.readouterr().err.splitlines() if line.startswith("{")
+    ]
+
+
+def test_unexpected_error_is_500_without_internals(database_url, capsys):
+    app = create_app(Settings(database_url=database_url))
+
+    def explode():
+        raise RuntimeError("participant P07 said something private")
+
+    app.add_api_route("/boom", explode)
+    client = TestClient(app, raise_server_exceptions=False)
+    response = client.get("/boom")
+    assert response.status_code == 500
+    assert response.headers["content-type"] == PROBLEM
+    body = response.json()
+    assert body["request_id"] == response.headers["x-request-id"]
+    assert "private" not in response.text and "Traceback" not in response.text
+    lines = _log_lines(capsys)
+    assert "private" not in json.dumps(lines)
+    errors = [line for line in lines if line["logger"] == "civic.errors"]
+    assert errors[0]["exception"] == "RuntimeError"
+    assert errors[0]["request_id"] == body["request_id"]
+
+
+def test_access_log_has_metadata_and_no_secrets(database_url, admin, capsys):
+    client = TestClient(create_app(Settings(database_url=database_url, log_level="INFO")))
+    capsys.readouterr()
+    client.post("/v1/keys", json={"name": "sensitive-name-xyz", "role": "clinician"}, headers=admin)
+    output = capsys.readouterr().err
+    line = [json.loads(raw) for raw in output.splitlines() if '"civic.access"' in raw][-1]
+    token = admin["Authorization"].split()[1]
+    assert token not in output and "sensitive-name-xyz" not in output
+    assert line["route"] == "/v1/keys" and line["status"] == 201
+    assert line["principal"] == "test-admin" and line["method"] == "POST"
+    assert line["request_id"] and line["duration_ms"] >= 0

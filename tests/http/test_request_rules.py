@@ -1,0 +1,56 @@
+"""Bodies: malformed JSON, unknown fields, size limit, content type."""
+
+from __future__ import annotations
+
+import pytest
+from fastapi.testclient import TestClient
+
+from service.config import Settings
+from service.main import create_app
+
+PROBLEM = "application/problem+json"
+
+
+def test_malformed_json_is_422_problem(client, admin):
+    response = client.post(
+        "/v1/keys", content=b'{"name": ', headers={**admin, "Content-Type": "application/json"}
+    )
+    assert response.status_code == 422
+    assert response.headers["content-type"] == PROBLEM
+    assert response.json()["errors"]
+
+
+def test_unknown_field_is_422_naming_it(client, admin):
+    response = client.post(
+        "/v1/keys", json={"name": "a", "role": "admin", "colour": "red"}, headers=admin
+    )
+    assert response.status_code == 422
+    assert ["body", "colour"] in [error["loc"] for error in response.json()["errors"]]
+
+
+def test_wrong_content_type_is_415(client, admin):
+    response = client.post(
+        "/v1/keys",
+        content=b"name=a",
+        headers={**admin, "Content-Type": "application/x-www-form-urlencoded"},
+    )
+    assert response.status_code == 415
+    assert response.headers["content-type"] == PROBLEM
+
+
+@pytest.mark.parametrize("declare_length", [True, False])
+def test_body_over_the_limit_is_413(database_url, declare_length):
+    app = create_app(Settings(database_url=database_url, max_body_bytes=2048))
+    client = TestClient(app)
+    body = b'{"name": "' + b"x" * 5000 + b'", "role": "admin"}'
+
+    def chunks():
+        yield body[:1000]
+        yield body[1000:]
+
+    headers = {"Content-Type": "application/json", "Authorization": "Bearer whatever"}
+    response = client.post(
+        "/v1/keys", content=body if declare_length else chunks(), headers=headers
+    )
+    assert response.status_code == 413
+    assert response.headers["content-type"] == PROBLEM
