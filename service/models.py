@@ -2,6 +2,15 @@
 Alembic). Add new domain packages' models here."""
 
 from service.auth.models import ApiKey, Principal
+from service.frameworks.models import Component, Framework, TargetLink, Theme
 from service.http.idempotency import IdempotencyRecord
 
-__all__ = ["ApiKey", "IdempotencyRecord", "Principal"]
+__all__ = [
+    "ApiKey",
+    "Component",
+    "Framework",
+    "IdempotencyRecord",
+    "Principal",
+    "TargetLink",
+    "Theme",
+]

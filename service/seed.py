@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from sqlmodel import Session
 
+from service.frameworks.store import load_builtin_frameworks
+
 # Each loader must leave existing rows untouched, so loading twice changes nothing.
-LOADERS: list = []
+LOADERS = [load_builtin_frameworks]
 
 
 def load_builtin(*, session: Session) -> None:

@@ -3,15 +3,10 @@ from __future__ import annotations
 from datetime import datetime
 from uuid import UUID
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, Field
 
 from service.auth.models import Role
-
-
-class StrictInput(BaseModel):
-    """Base of every request body: unknown fields are refused (422), not ignored."""
-
-    model_config = ConfigDict(extra="forbid")
+from service.http.schemas import StrictInput
 
 
 class KeyCreate(StrictInput):
