@@ -313,24 +313,6 @@ def _union(masks: Iterable[int]) -> int:
     return out
 
 
-def _link_out(link: TargetLink, snapshot_components: dict[str, Component], tree: _Tree):
-    return CandidateLink(
-        component_key=link.component_key,
-        component_name=snapshot_components[link.component_key].name,
-        theme_code=tree.by_key[link.theme_key].code,
-        rationale=link.rationale,
-        source=link.source,
-        from_framework_study=link.from_framework_study,
-        evidence="framework study" if link.from_framework_study else "outside the framework study",
-    )
-
-
-def _names(options: dict[str, _Option], keys: Iterable[str]) -> str:
-    """Quoted names in an English list: component names may contain commas themselves."""
-    names = [f"“{options[k].component.name}”" for k in keys]
-    return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
-
-
 def _duration_note(option: _Option) -> str | None:
     weeks = option.component.min_duration_weeks
     if weeks and weeks >= MORE_THAN_TWO_MONTHS_WEEKS:
@@ -354,271 +336,296 @@ _RULE_SENTENCE = {
 def recommend(snapshot: FrameworkSnapshot, assessment: Assessment) -> Plan:
     """Build the plan for one assessment; raises ``AssessmentError`` if it misfits."""
     validate(snapshot, assessment)
-    tree = _Tree(snapshot)
-    comps = {c.key: c for c in snapshot.components}
-    prefs = assessment.preferences
-    level = {tree.by_code[c].key: lvl for c, lvl in assessment.needs.items()}
-    declined_named = sorted(
-        {tree.by_code[c].key for c in prefs.declined_domains}, key=tree.position.get
-    )
-    declined = {k for d in declined_named for k in tree.below(d)}
-    barriers = sorted({tree.by_code[c].key for c in assessment.barriers}, key=tree.position.get)
-    options = {k: _option(c, assessment, bool(barriers)) for k, c in sorted(comps.items())}
+    return _Planner(snapshot, assessment).plan()
 
-    needed = [
-        t for t in tree.ordered if t.kind == ThemeKind.domain and level.get(t.key, "none") != "none"
-    ]
-    cands = {t.key: _candidates(snapshot, tree, t, declined) for t in needed}
-    available = {
-        t.key: sorted({lk.component_key for lk in cands[t.key][0]} - _removed_keys(options))
-        for t in needed
-    }
-    universe = [t.key for t in needed if t.key not in declined and available[t.key]]
-    masks: dict[str, int] = {}
-    for bit, key in enumerate(universe):
-        for comp in available[key]:
-            masks[comp] = masks.get(comp, 0) | (1 << bit)
-    score = {
-        k: (
-            sum(LEVEL_WEIGHT[level[universe[b]]] for b in range(len(universe)) if m >> b & 1),
-            options[k].barrier_fit,
-            options[k].pref_fit,
+
+class _Planner:
+    """One recommendation: the derived facts every part of the explanation reads."""
+
+    def __init__(self, snapshot: FrameworkSnapshot, assessment: Assessment) -> None:
+        self.snapshot, self.assessment = snapshot, assessment
+        self.tree = tree = _Tree(snapshot)
+        self.comps = {c.key: c for c in snapshot.components}
+        self.level = {tree.by_code[c].key: lvl for c, lvl in assessment.needs.items()}
+        named = {tree.by_code[c].key for c in assessment.preferences.declined_domains}
+        self.declined_named = sorted(named, key=tree.position.__getitem__)
+        self.declined = {k for d in self.declined_named for k in tree.below(d)}
+        barriers = {tree.by_code[c].key for c in assessment.barriers}
+        self.barriers = sorted(barriers, key=tree.position.__getitem__)
+        self.options = {
+            k: _option(c, assessment, bool(barriers)) for k, c in sorted(self.comps.items())
+        }
+        removed = {k for k, o in self.options.items() if o.removed}
+        self.needed = [
+            t
+            for t in tree.ordered
+            if t.kind == ThemeKind.domain and self.level.get(t.key, "none") != "none"
+        ]
+        self.cands = {t.key: _candidates(snapshot, tree, t, self.declined) for t in self.needed}
+        self.available = {
+            t.key: sorted({lk.component_key for lk in self.cands[t.key][0]} - removed)
+            for t in self.needed
+        }
+        self.universe = [
+            t.key for t in self.needed if t.key not in self.declined and self.available[t.key]
+        ]
+        self.masks: dict[str, int] = {}
+        for bit, key in enumerate(self.universe):
+            for comp in self.available[key]:
+                self.masks[comp] = self.masks.get(comp, 0) | (1 << bit)
+        self.barrier_links = sorted(
+            (
+                lk
+                for lk in snapshot.links
+                if lk.component_key in self.comps and lk.theme_key in self._barrier_scope()
+            ),
+            key=lambda lk: (tree.position[lk.theme_key], lk.component_key),
         )
-        for k, m in masks.items()
-    }
-    chosen, method = _cover(masks, universe, score)
 
-    def ref(key: str) -> DomainRef:
-        t = tree.by_key[key]
-        return DomainRef(code=t.code, label=t.label, level=level.get(key, "none"))
+    def _barrier_scope(self, key: str | None = None) -> set[str]:
+        """Themes whose links bear on a reported barrier: it, those above and below it."""
+        keys = [key] if key else self.barriers
+        return {
+            k for b in keys for k in [*self.tree.below(b), *(a.key for a in self.tree.ancestors(b))]
+        }
 
-    barrier_links = [
-        lk
-        for lk in snapshot.links
-        if lk.component_key in comps
-        and any(lk.theme_key in {*tree.below(b), *(a.key for a in tree.ancestors(b))}
-                for b in barriers)
-    ]  # fmt: skip
-    barrier_links.sort(key=lambda lk: (tree.position.get(lk.theme_key, 0), lk.component_key))
-
-    components = []
-    for k in chosen:
-        covers = [u for b, u in enumerate(universe) if masks[k] >> b & 1]
-        components.append(
-            _plan_component(options[k], covers, ref, tree, cands, barriers, barrier_links, comps)
+    def plan(self) -> Plan:
+        score = {
+            k: (
+                sum(LEVEL_WEIGHT[self.level[u]] for b, u in enumerate(self.universe) if m >> b & 1),
+                self.options[k].barrier_fit,
+                self.options[k].pref_fit,
+            )
+            for k, m in self.masks.items()
+        }
+        chosen, method = _cover(self.masks, self.universe, score)
+        components = sorted((self._component(k) for k in chosen), key=self._order)
+        plan_keys = [pc.key for pc in components]
+        domains = [self._domain(t, components) for t in self.needed]
+        gaps = [self._gap(t) for t in self.needed if self._status(t) == "gap"]
+        notes = [self._barrier_note(b, plan_keys) for b in self.barriers]
+        adjustments = self._adjustments(plan_keys) + [
+            f"{self.tree.by_key[b].label} present: components in peer or shared-experience "
+            "settings were favoured when choosing and ordering the plan."
+            for b in self.barriers
+        ]
+        fw = self.snapshot
+        return Plan(
+            framework=FrameworkRef(slug=fw.slug, version=fw.version, title=fw.title),
+            summary=self._summary(len(chosen), len(gaps)),
+            components=components,
+            domains=domains,
+            gaps=gaps,
+            declined=[self._ref(k) for k in sorted(self.declined, key=self.tree.position.get)],
+            adjustments=adjustments,
+            barrier_notes=notes,
+            method=method,
         )
-    components.sort(
-        key=lambda pc: (
+
+    def _ref(self, key: str) -> DomainRef:
+        t = self.tree.by_key[key]
+        return DomainRef(code=t.code, label=t.label, level=self.level.get(key, "none"))
+
+    def _link(self, link: TargetLink) -> CandidateLink:
+        study = link.from_framework_study
+        return CandidateLink(
+            component_key=link.component_key,
+            component_name=self.comps[link.component_key].name,
+            theme_code=self.tree.by_key[link.theme_key].code,
+            rationale=link.rationale,
+            source=link.source,
+            from_framework_study=study,
+            evidence="framework study" if study else "outside the framework study",
+        )
+
+    def _names(self, keys: Iterable[str]) -> str:
+        """Quoted names in an English list: names may contain commas themselves."""
+        names = [f"“{self.comps[k].name}”" for k in keys]
+        return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
+
+    def _order(self, pc: PlanComponent) -> tuple:
+        """Most severe need first; then barrier-friendly, preferred, earliest domain, key."""
+        option = self.options[pc.key]
+        return (
             -max(LEVEL_WEIGHT[d.level] for d in pc.covers),
-            -options[pc.key].barrier_fit,
-            -options[pc.key].pref_fit,
-            min(tree.position[tree.by_code[d.code].key] for d in pc.covers),
+            -option.barrier_fit,
+            -option.pref_fit,
+            min(self.tree.position[self.tree.by_code[d.code].key] for d in pc.covers),
             pc.key,
         )
-    )
 
-    domains, gaps = [], []
-    for t in needed:
-        links, _via = cands[t.key]
-        keys = sorted({lk.component_key for lk in links})
-        status = "declined" if t.key in declined else "covered" if available[t.key] else "gap"
-        if status == "declined":
-            removed = [(k, "the person declined this domain") for k in keys]
+    def _component(self, key: str) -> PlanComponent:
+        option, c = self.options[key], self.comps[key]
+        covers = [u for b, u in enumerate(self.universe) if self.masks[key] >> b & 1]
+        refs = [self._ref(k) for k in covers]
+        why = ["Covers " + ", ".join(f"{d.label} ({d.level} need)" for d in refs) + "."]
+        if len(refs) > 1:
+            why.append("One component for several domains keeps the plan small.")
+        for k in covers:
+            via = self.cands[k][1]
+            if via is not None:
+                why.append(
+                    f"Meets {self.tree.by_key[k].label} through its parent theme {via.label}: "
+                    "the framework links no component to the subordinate theme itself."
+                )
+        if option.barrier_fit:
+            labels = " and ".join(self.tree.by_key[b].label for b in self.barriers)
+            verb = "are" if len(self.barriers) > 1 else "is"
+            why.append(
+                f"Peer or shared-experience setting, favoured because {labels} {verb} present."
+            )
+        why.extend(r[0].upper() + r[1:] + "." for r in option.pref_reasons)
+        notes = [c.delivery_notes, *option.notes] if c.delivery_notes else list(option.notes)
+        return PlanComponent(
+            key=c.key,
+            name=c.name,
+            description=c.description,
+            delivery=list(option.modes),
+            delivery_note=" ".join(notes) or None,
+            duration_note=_duration_note(option),
+            covers=refs,
+            why=" ".join(why),
+            barrier_evidence=[
+                self._link(lk) for lk in self.barrier_links if lk.component_key == key
+            ],
+        )
+
+    def _status(self, t: ThemeNode) -> str:
+        if t.key in self.declined:
+            return "declined"
+        return "covered" if self.available[t.key] else "gap"
+
+    def _removed(self, t: ThemeNode) -> list[tuple[str, str]]:
+        keys = sorted({lk.component_key for lk in self.cands[t.key][0]})
+        if t.key in self.declined:
+            return [(k, "the person declined this domain") for k in keys]
+        return [(k, r) for k in keys if (r := self.options[k].removed)]
+
+    def _domain(self, t: ThemeNode, components: list[PlanComponent]) -> DomainExplanation:
+        return DomainExplanation(
+            code=t.code,
+            key=t.key,
+            label=t.label,
+            level=self.level[t.key],
+            status=self._status(t),
+            candidates=[self._link(lk) for lk in self.cands[t.key][0]],
+            chosen=[pc.key for pc in components if t.code in {d.code for d in pc.covers}],
+            removed=[
+                Removal(component_key=k, component_name=self.comps[k].name, reason=r)
+                for k, r in self._removed(t)
+            ],
+        )
+
+    def _gap(self, t: ThemeNode) -> Gap:
+        removed = self._removed(t)
+        if not removed:
+            reason = "The framework links no intervention component to this theme."
         else:
-            removed = [(k, options[k].removed) for k in keys if options[k].removed]
-        domains.append(
-            DomainExplanation(
-                code=t.code,
-                key=t.key,
-                label=t.label,
-                level=level[t.key],
-                status=status,
-                candidates=[_link_out(lk, comps, tree) for lk in links],
-                chosen=[pc.key for pc in components if t.code in {d.code for d in pc.covers}],
-                removed=[
-                    Removal(component_key=k, component_name=comps[k].name, reason=r)
-                    for k, r in removed
-                ],
+            why = "; ".join(f"{self.comps[k].name} ({r})" for k, r in removed)
+            reason = f"Every component linked to it was removed: {why}."
+        return Gap(code=t.code, label=t.label, level=self.level[t.key], reason=reason)
+
+    def _adjustments(self, plan: list[str]) -> list[str]:
+        prefs, ctx, options = self.assessment.preferences, self.assessment.context, self.options
+        out: list[str] = []
+        needed = {t.key for t in self.needed}
+        for d in self.declined_named:
+            label, below = self.tree.by_key[d].label, self.tree.below(d)
+            if not needed & set(below):
+                out.append(f"{label} declined: no need had been assessed there.")
+                continue
+            keys = sorted(
+                {lk.component_key for k in below if k in needed for lk in self.cands[k][0]}
             )
-        )
-        if status == "gap":
-            if not keys:
-                reason = "The framework links no intervention component to this theme."
-            else:
-                why = "; ".join(f"{comps[k].name} ({r})" for k, r in removed)
-                reason = f"Every component linked to it was removed: {why}."
-            gaps.append(Gap(code=t.code, label=t.label, level=level[t.key], reason=reason))
-
-    plan_keys = [pc.key for pc in components]
-    adjustments = _adjustments(
-        assessment, tree, declined_named, declined, needed, cands, options, plan_keys, comps
-    )
-    barrier_notes = []
-    for b in barriers:
-        theme = tree.by_key[b]
-        barrier_notes.append(_barrier_note(theme, barrier_links, tree, options, plan_keys, comps))
-        adjustments.append(
-            f"{theme.label} present: components in peer or shared-experience settings were "
-            "favoured when choosing and ordering the plan."
-        )
-
-    return Plan(
-        framework=FrameworkRef(slug=snapshot.slug, version=snapshot.version, title=snapshot.title),
-        summary=_summary(needed, universe, chosen, gaps, declined),
-        components=components,
-        domains=domains,
-        gaps=gaps,
-        declined=[ref(k) for k in sorted(declined, key=tree.position.get)],
-        adjustments=adjustments,
-        barrier_notes=barrier_notes,
-        method=method,
-    )
-
-
-def _removed_keys(options: dict[str, _Option]) -> set[str]:
-    return {k for k, o in options.items() if o.removed}
-
-
-def _plan_component(option, covers, ref, tree, cands, barriers, barrier_links, comps):
-    c = option.component
-    refs = [ref(k) for k in covers]
-    parts = ["Covers " + ", ".join(f"{d.label} ({d.level} need)" for d in refs) + "."]
-    if len(refs) > 1:
-        parts.append("One component for several domains keeps the plan small.")
-    for k in covers:
-        via = cands[k][1]
-        if via is not None:
-            parts.append(
-                f"Meets {tree.by_key[k].label} through its parent theme {via.label}: the "
-                "framework links no component to the subordinate theme itself."
-            )
-    if option.barrier_fit:
-        labels = ", ".join(tree.by_key[b].label for b in barriers)
-        parts.append(f"Peer or shared-experience setting, favoured because {labels} is present.")
-    parts.extend(r[0].upper() + r[1:] + "." for r in option.pref_reasons)
-    notes = list(option.notes)
-    if c.delivery_notes:
-        notes.insert(0, c.delivery_notes)
-    return PlanComponent(
-        key=c.key,
-        name=c.name,
-        description=c.description,
-        delivery=list(option.modes),
-        delivery_note=" ".join(notes) or None,
-        duration_note=_duration_note(option),
-        covers=refs,
-        why=" ".join(parts),
-        barrier_evidence=[
-            _link_out(lk, comps, tree) for lk in barrier_links if lk.component_key == c.key
-        ],
-    )
-
-
-def _adjustments(assessment, tree, declined_named, declined, needed, cands, options, plan, comps):
-    prefs, ctx = assessment.preferences, assessment.context
-    out: list[str] = []
-    needed_keys = {t.key for t in needed}
-    for d in declined_named:
-        theme = tree.by_key[d]
-        if not needed_keys & set(tree.below(d)):
-            out.append(f"{theme.label} declined: no need had been assessed there.")
-            continue
-        keys = sorted({lk.component_key for k in tree.below(d) if k in cands for lk in cands[k][0]})
-        dropped = [k for k in keys if k not in plan]
-        kept = [k for k in keys if k in plan]
-        text = f"{theme.label} declined: the domain is not worked on"
-        if dropped:
-            text += f"; {_names(options, dropped)} not proposed for it"
-        if kept:
-            text += f"; {_names(options, kept)} proposed only for other domains"
-        out.append(text + ".")
-    relevant = {lk.component_key for t in needed if t.key not in declined for lk in cands[t.key][0]}
-    for rule, label in _RULE_SENTENCE.items():
-        hit = [k for k in sorted(relevant) if options[k].rule == rule]
-        if hit:
-            text = f"{label}: {_names(options, hit)} not proposed"
-            if rule == "weeks":  # the numbers differ per component
-                text += " (" + "; ".join(f"{options[k].removed}" for k in hit) + ")"
+            text = f"{label} declined: the domain is not worked on"
+            if dropped := [k for k in keys if k not in plan]:
+                text += f"; {self._names(dropped)} not proposed for it"
+            if kept := [k for k in keys if k in plan]:
+                text += f"; {self._names(kept)} proposed only for other domains"
             out.append(text + ".")
-    for k in plan:
-        for note in options[k].notes:
-            out.append(f"{_names(options, [k])}: {note[0].lower()}{note[1:]}")
-    if prefs.format == "one_to_one":
-        text = "One-to-one work preferred: components offered one-to-one were ranked first"
-        group_only = [
-            k for k in plan if _ONE not in options[k].modes and _GROUP in options[k].modes
-        ]
-        if group_only:
-            text += (
-                f"; {_names(options, group_only)} only runs as a group and stays because the "
-                "smallest plan needs it (answer 'no_group' to rule group work out)"
+        relevant = {
+            lk.component_key
+            for t in self.needed
+            if t.key not in self.declined
+            for lk in self.cands[t.key][0]
+        }
+        for rule, label in _RULE_SENTENCE.items():
+            if hit := [k for k in sorted(relevant) if options[k].rule == rule]:
+                text = f"{label}: {self._names(hit)} not proposed"
+                if rule == "weeks":  # the numbers differ per component
+                    text += " (" + "; ".join(str(options[k].removed) for k in hit) + ")"
+                out.append(text + ".")
+        for k in plan:
+            out.extend(f"{self._names([k])}: {n[0].lower()}{n[1:]}" for n in options[k].notes)
+        if prefs.format == "one_to_one":
+            text = "One-to-one work preferred: components offered one-to-one were ranked first"
+            if group_only := [
+                k for k in plan if _ONE not in options[k].modes and _GROUP in options[k].modes
+            ]:
+                text += (
+                    f"; {self._names(group_only)} only runs as a group and stays because the "
+                    "smallest plan needs it (answer 'no_group' to rule group work out)"
+                )
+            out.append(text + ".")
+        if prefs.format == "group":
+            out.append("Group work preferred: components offered as a group were ranked first.")
+        if ctx.in_group_intervention:
+            text = "Already in a group intervention: group components were favoured to build on it"
+            if groups := [k for k in plan if _GROUP in options[k].modes]:
+                text += f"; {self._names(groups)} can be run within that group"
+            out.append(text + ".")
+        if prefs.spiritual_beliefs_important:
+            out.append(
+                "Spiritual beliefs matter to the person: spiritual components were favoured."
             )
-        out.append(text + ".")
-    if prefs.format == "group":
-        out.append("Group work preferred: components offered as a group were ranked first.")
-    if ctx.in_group_intervention:
-        groups = [k for k in plan if _GROUP in options[k].modes]
-        text = "Already in a group intervention: group components were favoured to build on it"
-        if groups:
-            text += f"; {_names(options, groups)} can be run within that group"
-        out.append(text + ".")
-    if prefs.spiritual_beliefs_important:
-        out.append("Spiritual beliefs matter to the person: spiritual components were favoured.")
-    if prefs.likes_animals:
-        out.append("The person likes animals: animal components were favoured.")
-    return out
+        if prefs.likes_animals:
+            out.append("The person likes animals: animal components were favoured.")
+        return out
 
+    def _barrier_note(self, key: str, plan: list[str]) -> BarrierNote:
+        theme, scope = self.tree.by_key[key], self._barrier_scope(key)
+        links = [lk for lk in self.barrier_links if lk.theme_key in scope]
+        friendly = [k for k in plan if self.options[k].barrier_fit]
+        in_plan = f"in this plan: {self._names(friendly)}" if friendly else "none is in this plan"
+        notes = [
+            f"{theme.label} is a barrier to connectedness, not a need to increase: it changes "
+            "how help is offered.",
+            f"Prefer settings with peers or shared experience; {in_plan}.",
+        ]
+        if not any(lk.from_framework_study for lk in links):
+            notes.append(
+                "The framework's own study identified no intervention aimed directly at "
+                f"{theme.label}."
+            )
+        for lk in links:
+            origin = (
+                "Framework study"
+                if lk.from_framework_study
+                else "Evidence from outside the framework study"
+            )
+            where = "in the plan" if lk.component_key in plan else "not in the plan"
+            notes.append(
+                f"{origin} ({lk.source}) links {self.tree.by_key[lk.theme_key].label} to "
+                f"{self._names([lk.component_key])} ({where})."
+            )
+        evidence = [self._link(lk) for lk in links]
+        return BarrierNote(code=theme.code, label=theme.label, notes=notes, evidence=evidence)
 
-def _barrier_note(theme, barrier_links, tree, options, plan, comps):
-    scope = {*tree.below(theme.key), *(a.key for a in tree.ancestors(theme.key))}
-    links = [lk for lk in barrier_links if lk.theme_key in scope]
-    friendly = [k for k in plan if options[k].barrier_fit]
-    notes = [
-        f"{theme.label} is a barrier to connectedness, not a need to increase: it changes how "
-        "help is offered.",
-        "Prefer settings with peers or shared experience"
-        + (
-            f"; in this plan: {_names(options, friendly)}."
-            if friendly
-            else "; none is in this plan."
-        ),
-    ]
-    if not any(lk.from_framework_study for lk in links):
-        notes.append(
-            f"The framework's own study identified no intervention aimed directly at {theme.label}."
-        )
-    for lk in links:
-        where = "in the plan" if lk.component_key in plan else "not in the plan"
-        origin = (
-            "Framework study"
-            if lk.from_framework_study
-            else "Evidence from outside the framework study"
-        )
-        notes.append(
-            f"{origin} ({lk.source}) links {tree.by_key[lk.theme_key].label} to "
-            f"{_names(options, [lk.component_key])} ({where})."
-        )
-    evidence = [_link_out(lk, comps, tree) for lk in links]
-    return BarrierNote(code=theme.code, label=theme.label, notes=notes, evidence=evidence)
-
-
-def _summary(needed, universe, chosen, gaps, declined) -> str:
-    if not needed:
-        return "No need was assessed in any domain, so no component is proposed."
-    open_needs = [t for t in needed if t.key not in declined]
-    if not open_needs:
-        return "Every domain in need was declined by the person, so no component is proposed."
-    tail = []
-    if gaps:
-        tail.append(f"{len(gaps)} domain(s) in need have no available component (see gaps)")
-    n_declined = len(needed) - len(open_needs)
-    if n_declined:
-        tail.append(f"{n_declined} domain(s) in need were declined by the person")
-    if not chosen:
-        head = "No available component covers the domains in need"
-    else:
-        head = (
-            f"{len(chosen)} component(s) together cover the {len(universe)} domain(s) in need "
-            "that can be worked on"
-        )
-    return head + "".join(f"; {t}" for t in tail) + "."
+    def _summary(self, n_chosen: int, n_gaps: int) -> str:
+        if not self.needed:
+            return "No need was assessed in any domain, so no component is proposed."
+        n_declined = sum(t.key in self.declined for t in self.needed)
+        if n_declined == len(self.needed):
+            return "Every domain in need was declined by the person, so no component is proposed."
+        if n_chosen:
+            head = (
+                f"{n_chosen} component(s) together cover the {len(self.universe)} domain(s) "
+                "in need that can be worked on"
+            )
+        else:
+            head = "No available component covers the domains in need"
+        if n_gaps:
+            head += f"; {n_gaps} domain(s) in need have no available component (see gaps)"
+        if n_declined:
+            head += f"; {n_declined} domain(s) in need were declined by the person"
+        return head + "."

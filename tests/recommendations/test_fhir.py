@@ -8,6 +8,8 @@ import pytest
 from fhir.resources.R4B.careplan import CarePlan
 from fhir.resources.R4B.questionnaire import Questionnaire
 from fhir.resources.R4B.questionnaireresponse import QuestionnaireResponse
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from service.frameworks.builtin import civic_v1, civic_v2
 from service.recommendations.careplan import plan_to_careplan
@@ -83,6 +85,43 @@ def test_response_round_trips_to_the_same_assessment():
     QuestionnaireResponse.model_validate(qr)
     assert parse_questionnaire_response(V2, qr, base_url=BASE) == a
     assert parse_questionnaire_response(V2, response(full_assessment())) == full_assessment()
+
+
+def in_order(codes: list[str]) -> st.SearchStrategy[list[str]]:
+    return st.lists(st.sampled_from(codes), unique=True).map(
+        lambda xs: [c for c in codes if c in xs]
+    )
+
+
+@settings(max_examples=30, deadline=None)
+@given(
+    st.fixed_dictionaries(
+        {
+            "needs": st.fixed_dictionaries(
+                {c: st.sampled_from(["none", "low", "moderate", "high"]) for c in DOMAINS}
+            ),
+            "barriers": in_order(["6", "6.1", "6.2"]),
+            "preferences": st.fixed_dictionaries(
+                {
+                    "declined_domains": in_order(DOMAINS),
+                    "format": st.sampled_from(["one_to_one", "group", "no_group", "no_preference"]),
+                    "digital_contact_ok": st.booleans(),
+                    "spiritual_beliefs_important": st.none() | st.booleans(),
+                    "likes_animals": st.none() | st.booleans(),
+                }
+            ),
+            "context": st.fixed_dictionaries(
+                {
+                    "in_group_intervention": st.booleans(),
+                    "weeks_available": st.none() | st.integers(0, 52),
+                }
+            ),
+        }
+    )
+)
+def test_any_complete_assessment_round_trips(fields: dict):
+    a = Assessment(framework="civic", version="2", **fields)
+    assert parse_questionnaire_response(V2, response(a), base_url=BASE) == a
 
 
 def test_response_answered_by_walking_the_generated_form_parses():
