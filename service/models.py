@@ -2,15 +2,33 @@
 Alembic). Add new domain packages' models here."""
 
 from service.auth.models import ApiKey, Principal
+from service.coding.models import (
+    Coder,
+    CodingPass,
+    Document,
+    Participant,
+    RespondentValidation,
+    Segment,
+    Study,
+    StudyMember,
+)
 from service.frameworks.models import Component, Framework, TargetLink, Theme
 from service.http.idempotency import IdempotencyRecord
 
 __all__ = [
     "ApiKey",
+    "Coder",
+    "CodingPass",
     "Component",
+    "Document",
     "Framework",
     "IdempotencyRecord",
+    "Participant",
     "Principal",
+    "RespondentValidation",
+    "Segment",
+    "Study",
+    "StudyMember",
     "TargetLink",
     "Theme",
 ]

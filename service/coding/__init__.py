@@ -1,0 +1,2 @@
+"""Studies and their research material: members, participants, transcripts, coders,
+coding passes and coded segments."""
