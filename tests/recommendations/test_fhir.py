@@ -27,11 +27,7 @@ DOMAINS = [t.code for t in V2.themes if t.kind == "domain"]
 
 
 def link_ids(items: list[dict]) -> list[str]:
-    return [
-        i["linkId"]
-        for item in items
-        for i in [item, *({"linkId": x} for x in link_ids(item.get("item", [])))]
-    ]
+    return [x for i in items for x in [i["linkId"], *link_ids(i.get("item", []))]]
 
 
 def full_assessment(**kw) -> Assessment:
