@@ -1,0 +1,1 @@
+"""Audit trail: who did what sensitive thing, when — never the content itself."""
