@@ -11,7 +11,7 @@ components works. The rules, following the CIVIC validation study's conclusions:
   the direct links of its nearest linked ancestor stand in and the plan says so.
 * The plan is the smallest set of available components that together covers every
   domain in need (a complex intervention, not one component per domain). Minimum set
-  cover is found exactly by trying every combination in increasing size while that
+  cover (``setcover``) is found exactly by trying every combination in increasing size while that
   means examining at most ``EXACT_SEARCH_LIMIT`` combinations; beyond that a greedy
   cover is used and ``method`` states its ln(n) + 1 bound.
 * Ties between equally small plans go to, in order: the most need severity covered
@@ -25,10 +25,8 @@ components works. The rules, following the CIVIC validation study's conclusions:
 
 from __future__ import annotations
 
-import math
 from collections.abc import Iterable
 from dataclasses import dataclass
-from itertools import combinations
 
 from service.frameworks.domain import (
     Component,
@@ -39,6 +37,7 @@ from service.frameworks.domain import (
     ThemeKind,
     ThemeNode,
 )
+from service.recommendations import setcover
 from service.recommendations.schemas import (
     LEVEL_WEIGHT,
     Assessment,
@@ -49,7 +48,6 @@ from service.recommendations.schemas import (
     DomainRef,
     FrameworkRef,
     Gap,
-    Method,
     Plan,
     PlanComponent,
     Removal,
@@ -255,75 +253,6 @@ def _candidates(
     return links, via
 
 
-def _cover(
-    masks: dict[str, int], universe: list[str], score: dict[str, tuple[int, int, int]]
-) -> tuple[list[str], Method]:
-    """Smallest set of components whose masks OR to every bit of ``universe``."""
-    full = (1 << len(universe)) - 1
-    keys = sorted(masks)
-    n, u = len(keys), len(universe)
-    if not u:
-        return [], Method(name="none", description="No domain needed covering.")
-
-    def rank(combo: Iterable[str]) -> tuple:
-        chosen = sorted(combo)
-        totals = [sum(score[k][i] for k in chosen) for i in range(3)]
-        return (-totals[0], -totals[1], -totals[2], tuple(chosen))
-
-    widest = max(m.bit_count() for m in masks.values())
-    searched = 0
-    for size in range(max(1, math.ceil(u / widest)), n + 1):
-        if searched + math.comb(n, size) > EXACT_SEARCH_LIMIT:
-            break
-        searched += math.comb(n, size)
-        covers = [
-            combo for combo in combinations(keys, size) if _union(masks[k] for k in combo) == full
-        ]
-        if covers:
-            best = min(covers, key=rank)
-            return list(best), Method(
-                name="exact_set_cover",
-                description=(
-                    f"Exact minimum set cover: combinations of the {n} available components "
-                    f"were tried in increasing size ({searched} examined) and the first size "
-                    f"covering all {u} domains in need was kept. Ties: need severity covered, "
-                    "peer or shared-experience settings when a barrier is present, the "
-                    "person's preferences, then component key."
-                ),
-            )
-    chosen: list[str] = []
-    covered = 0
-    while covered != full:
-        best = min(
-            (k for k in keys if k not in chosen and masks[k] & ~covered),
-            key=lambda k: (-(masks[k] & ~covered).bit_count(), *rank([k])),
-        )
-        chosen.append(best)
-        covered |= masks[best]
-    for k in reversed(list(chosen)):  # drop any component the later picks made redundant
-        rest = [o for o in chosen if o != k]
-        if _union(masks[o] for o in rest) == full:
-            chosen = rest
-    bound = math.log(u) + 1
-    return sorted(chosen), Method(
-        name="greedy_set_cover",
-        description=(
-            f"Greedy set cover: an exact search over the {n} available components would "
-            f"examine more than {EXACT_SEARCH_LIMIT} combinations, so components were added "
-            "one at a time by how many uncovered domains each covers, then redundant ones "
-            f"dropped. The plan has at most ln({u}) + 1 = {bound:.2f} times as many "
-            "components as the smallest possible plan."
-        ),
-    )
-
-
-def _union(masks: Iterable[int]) -> int:
-    out = 0
-    for m in masks:
-        out |= m
-    return out
-
-
 def _duration_note(option: _Option) -> str | None:
     weeks = option.component.min_duration_weeks
     if weeks and weeks >= MORE_THAN_TWO_MONTHS_WEEKS:
@@ -409,7 +338,7 @@ class _Planner:
             )
             for k, m in self.masks.items()
         }
-        chosen, method = _cover(self.masks, self.universe, score)
+        chosen, method = setcover.cover(self.masks, self.universe, score, limit=EXACT_SEARCH_LIMIT)
         components = sorted((self._component(k) for k in chosen), key=self._order)
         plan_keys = [pc.key for pc in components]
         domains = [self._domain(t, components) for t in self.needed]
