@@ -30,20 +30,20 @@ POSTGRES_ADMIN_URL = os.environ.get(
     "CIVIC_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
 )
 REQUIRE_POSTGRES = os.environ.get("CIVIC_REQUIRE_POSTGRES") == "1"
-_postgres_skip_reason: list[str] = []
 
 
 def _postgres_admin_engine() -> Engine:
     return create_engine(POSTGRES_ADMIN_URL, isolation_level="AUTOCOMMIT", pool_pre_ping=True)
 
 
+SKIP_MARK = "PostgreSQL unreachable"
+
+
 def _postgres_unavailable(exc: Exception) -> None:
-    reason = f"PostgreSQL unreachable at {make_url(POSTGRES_ADMIN_URL).render_as_string()}: "
+    reason = f"{SKIP_MARK} at {make_url(POSTGRES_ADMIN_URL).render_as_string()}: "
     reason += type(exc).__name__
     if REQUIRE_POSTGRES:
         pytest.fail(reason + " (CIVIC_REQUIRE_POSTGRES=1)", pytrace=False)
-    if not _postgres_skip_reason:
-        _postgres_skip_reason.append(reason)
     pytest.skip(reason)
 
 
@@ -66,7 +66,7 @@ def postgres_database() -> Iterator[Callable[[], str]]:
         return make_url(POSTGRES_ADMIN_URL).set(database=name).render_as_string(hide_password=False)
 
     yield new_database
-    if admin is not None:
+    if admin is not None and created:
         with admin.connect() as connection:
             for name in created:
                 connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
@@ -137,10 +137,17 @@ def researcher(make_key) -> dict[str, str]:
 
 
 def pytest_terminal_summary(terminalreporter) -> None:
-    if _postgres_skip_reason:
+    # Read from the skip reports so it also works when xdist workers ran the tests.
+    skipped = [
+        report
+        for report in terminalreporter.stats.get("skipped", [])
+        if SKIP_MARK in str(getattr(report, "longrepr", ""))
+    ]
+    if skipped:
         terminalreporter.write_line(
-            f"NOTE: the PostgreSQL runs were SKIPPED ({_postgres_skip_reason[0]}). "
-            "Only SQLite was tested. Set CIVIC_REQUIRE_POSTGRES=1 to make this a failure.",
+            f"NOTE: {len(skipped)} PostgreSQL runs were SKIPPED ({SKIP_MARK} at "
+            f"{make_url(POSTGRES_ADMIN_URL).render_as_string()}). Only SQLite was tested. "
+            "Set CIVIC_REQUIRE_POSTGRES=1 to make this a failure.",
             yellow=True,
             bold=True,
         )
