@@ -8,13 +8,16 @@ headers of the member whose role they exercise, e.g.::
     def test_viewer_may_not_add_participants(client, study):
         response = client.post(f"{study.url}/participants", json=..., headers=study.viewer.headers)
         assert response.status_code == 403
+
+``expected_by_role`` gives, for a route, the status each caller should get, so a test
+can check every role in one loop over ``ROLES`` with ``study.headers_for(role)``.
 """
 
 from __future__ import annotations
 
 import hashlib
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -24,10 +27,14 @@ from sqlalchemy import select
 
 from service.auth import service as auth_service
 from service.auth.models import Role
-from service.coding.models import Coder, Document, Participant, Study, StudyMember
-from service.frameworks.models import Framework
+from service.coding.models import Coder, Document, Participant, Segment, Study, StudyMember
+from service.frameworks.models import Framework, Theme
 
 GROUPS = ["lived_experience", "staff"]
+ROLES = ("owner", "coder", "viewer", "outsider", "admin")
+READERS = ("owner", "coder", "viewer")
+WRITERS = ("owner", "coder")
+OWNERS = ("owner",)
 
 # An invented, anonymised exchange (no real participant's words). It has a non-ASCII
 # character, so code-point offsets differ from UTF-8 byte offsets.
@@ -60,6 +67,22 @@ class StudySetup:
     viewer: Member
     outsider: Member  # a researcher who is not a member: gets 404 on every study route
     groups: list[str] = field(default_factory=lambda: list(GROUPS))
+    admin: Member | None = None  # an admin (not a member): acts as an owner everywhere
+
+    def headers_for(self, role: str) -> dict[str, str]:
+        """Headers of the caller with this role: owner, coder, viewer, outsider or admin."""
+        member = getattr(self, role)
+        assert member is not None, role
+        return member.headers
+
+
+def expected_by_role(ok: int, allowed: Iterable[str]) -> dict[str, int]:
+    """Status per role for a route that ``allowed`` study roles (and admins) may use:
+    ``ok`` for them, 403 for other members, 404 for the outsider."""
+    return {
+        role: ok if role in (*allowed, "admin") else 404 if role == "outsider" else 403
+        for role in ROLES
+    }
 
 
 @dataclass(frozen=True)
@@ -102,6 +125,7 @@ def make_study(app: FastAPI, client) -> Callable[..., StudySetup]:
             coder = _member(session, f"coder-{tag}")
             viewer = _member(session, f"viewer-{tag}")
             outsider = _member(session, f"outsider-{tag}")
+            admin = _member(session, f"admin-{tag}", Role.admin)
             values = {
                 "title": f"Connectedness interviews {tag}",
                 "framework_id": framework.id,
@@ -125,6 +149,7 @@ def make_study(app: FastAPI, client) -> Callable[..., StudySetup]:
                 viewer=viewer,
                 outsider=outsider,
                 groups=list(study.participant_groups),
+                admin=admin,
             )
 
     return make
@@ -200,3 +225,30 @@ def coders(app: FastAPI, study: StudySetup) -> dict[str, str]:
         session.add_all(rows.values())
         session.commit()
         return {role: str(row.id) for role, row in rows.items()}
+
+
+@pytest.fixture
+def make_segment(app: FastAPI) -> Callable[..., str]:
+    """Factory: store a segment straight in the database (whatever the segment routes
+    do), on the first theme of the study's framework. Returns its id."""
+
+    def make(study: StudySetup, document: DocumentSetup, coder_id: str, start=0, end=5) -> str:
+        with app.state.sessionmaker() as session:
+            theme_id = session.scalars(
+                select(Theme.id)
+                .where(Theme.framework_id == uuid.UUID(study.framework_id))
+                .order_by(Theme.code)
+            ).first()
+            segment = Segment(
+                study_id=uuid.UUID(study.id),
+                document_id=uuid.UUID(document.id),
+                theme_id=theme_id,
+                coder_id=uuid.UUID(coder_id),
+                start=start,
+                end=end,
+            )
+            session.add(segment)
+            session.commit()
+            return str(segment.id)
+
+    return make
