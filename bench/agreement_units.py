@@ -19,6 +19,7 @@ from __future__ import annotations
 import argparse
 import gc
 import json
+import os
 import platform
 import statistics
 import sys
@@ -206,6 +207,7 @@ def main() -> None:
     parser.add_argument("--output", type=Path, help="where to write the JSON figures")
     args = parser.parse_args()
     cfg = QUICK if args.quick else FULL
+    load_at_start = [round(x, 2) for x in os.getloadavg()]
     output = args.output or (None if args.quick else RESULTS)
 
     def say(message: str) -> None:
@@ -288,6 +290,10 @@ def main() -> None:
             "python": platform.python_version(),
             "numpy": np.__version__,
             "processor": platform.machine(),
+            "cpus": os.cpu_count(),
+            # The machine is shared: load averages tell how much the timings suffered.
+            "load_average_at_start": load_at_start,
+            "load_average_at_end": [round(x, 2) for x in os.getloadavg()],
         },
         "config": cfg,
         "segments": int(encoded.start.shape[0]),

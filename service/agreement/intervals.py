@@ -48,7 +48,7 @@ def _order_by(major: np.ndarray, minor: np.ndarray) -> np.ndarray:
 
 
 def merge_runs(
-    key: np.ndarray, start: np.ndarray, end: np.ndarray, *, presorted: bool = False
+    key: np.ndarray, start: np.ndarray, end: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Union of intervals per key: overlapping or touching intervals become one run.
 
@@ -62,9 +62,8 @@ def merge_runs(
     end = np.asarray(end, dtype=_I64)
     if key.shape[0] == 0:
         return _empty(), _empty(), _empty()
-    if not presorted:
-        order = _order_by(key, start)
-        key, start, end = key[order], start[order], end[order]
+    order = _order_by(key, start)
+    key, start, end = key[order], start[order], end[order]
     first = first_of_group(key)
     group = np.cumsum(first, dtype=_I64) - 1
     # Offsetting each group by group * stride makes one running maximum restart

@@ -22,8 +22,9 @@ Units (``unit=``):
 ``word`` / ``sentence`` / ``paragraph``
     The text is split as described in :mod:`service.agreement.segmentation`. A
     unit counts as coded by a coder when the coder coded at least one of its
-    characters and at least ``min_share`` of them (default 0: any character).
-    Needs the document text.
+    characters and at least ``min_share`` of them (default 0: any character;
+    spaces inside a sentence or paragraph count as its characters, the
+    whitespace between units belongs to no unit). Needs the document text.
 ``segment``
     MAXQDA-style agreement at segment level, for exactly two coders. Each coder's
     merged run is a unit; it agrees when the other coder has a run of the same
@@ -35,11 +36,12 @@ Units (``unit=``):
     twice, once per coder, as MAXQDA counts segments of both documents),
     ``(1, 0)``: first coder's runs without a match, ``(0, 1)``: second coder's
     runs without a match. There is no "neither" row: text nobody coded is not a
-    segment. Percent agreement is ``both / (both + only_first + only_second)``;
-    a chance-corrected figure with an empty "neither" cell is not Cohen's kappa
-    (it is never positive), so use a free-marginal kappa (Brennan & Prediger)
-    on these counts, as MAXQDA does. ``UnitTables.segments`` has the counts per
-    coder.
+    segment. Percent agreement is ``p = both / (both + only_first + only_second)``.
+    Cohen's kappa is meaningless with an empty "neither" cell (it can never be
+    positive), so the chance-corrected figure is Brennan & Prediger's
+    free-marginal kappa ``(p - 1/k) / (1 - 1/k)`` with ``k`` the number of themes
+    compared, which is how MAXQDA sets chance agreement at segment level.
+    ``UnitTables.segments`` has the counts per coder.
 ``document``
     One unit per document: a coder coded the theme in the document or not.
 
@@ -287,9 +289,12 @@ def encode_spans(
     coder_labels, column_of = _coder_columns(coders)
 
     records = list(spans)
-    if any(len(r) != 5 for r in records):
+    try:
+        columns: list[tuple[Any, ...]] = list(zip(*records, strict=True)) if records else [()] * 5
+    except (TypeError, ValueError):
+        columns = []
+    if len(columns) != 5:
         raise UnitInputError("each span needs (document, theme, coder, start, end)")
-    columns: list[tuple[Any, ...]] = list(zip(*records, strict=True)) if records else [()] * 5
     doc_labels, theme_labels, coder_ids, starts, ends = columns
     doc = _lookup(doc_labels, doc_index, "document")
     coder = _lookup(coder_ids, column_of, "coder")
@@ -350,7 +355,7 @@ def tables_from_encoded(
     elif unit in TEXT_UNITS:
         line, mask, weight = _text_unit_counts(encoded, unit, key, start, end, min_share=min_share)
     elif unit is Unit.document:
-        line, mask, weight = _document_counts(run_cell, run_coder, n_cells)
+        line, mask, weight = _document_counts(key, n_coders, n_cells)
     else:
         line, mask, weight, segments = _segment_counts(
             run_cell, run_coder, start, end, n_cells, n_coders, min_overlap
@@ -371,7 +376,18 @@ def tables_from_encoded(
 # --- unit-specific counting -------------------------------------------------
 
 
-def _text_unit_counts(encoded, unit, key, start, end, *, min_share):
+_Rows = tuple[np.ndarray, np.ndarray, np.ndarray]  # (cell, mask, weight) of each row
+
+
+def _text_unit_counts(
+    encoded: EncodedSpans,
+    unit: Unit,
+    key: np.ndarray,
+    start: np.ndarray,
+    end: np.ndarray,
+    *,
+    min_share: float,
+) -> _Rows:
     missing = [d for d, t in zip(encoded.documents, encoded.texts, strict=True) if t is None]
     if missing:
         raise UnitInputError(f"the {unit} unit needs the text of document {missing[0]!r}")
@@ -404,14 +420,22 @@ def _text_unit_counts(encoded, unit, key, start, end, *, min_share):
     return counts.line, counts.mask, counts.weight
 
 
-def _document_counts(run_cell, run_coder, n_cells):
-    present = np.unique(run_cell * MAX_CODERS + run_coder)
-    cell, coder = present // MAX_CODERS, present % MAX_CODERS
-    mask = np.bincount(cell, weights=np.left_shift(_I64(1), coder), minlength=n_cells)
+def _document_counts(key: np.ndarray, n_coders: int, n_cells: int) -> _Rows:
+    present = key[intervals.first_of_group(key)]  # one entry per (cell, coder) with a run
+    bits = np.left_shift(_I64(1), present % n_coders)
+    mask = np.bincount(present // n_coders, weights=bits, minlength=n_cells)
     return np.arange(n_cells, dtype=_I64), mask.astype(_I64), np.ones(n_cells, dtype=_I64)
 
 
-def _segment_counts(run_cell, run_coder, start, end, n_cells, n_coders, min_overlap):
+def _segment_counts(
+    run_cell: np.ndarray,
+    run_coder: np.ndarray,
+    start: np.ndarray,
+    end: np.ndarray,
+    n_cells: int,
+    n_coders: int,
+    min_overlap: float,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, SegmentCounts]:
     if n_coders != 2:
         raise UnitInputError("the segment unit compares exactly two coders (or coder groups)")
     agree = intervals.matched_runs(
@@ -489,13 +513,18 @@ def _check_coder_count(n_coders: int) -> None:
 
 
 def _lookup(labels: Sequence[Hashable], index: Mapping[Hashable, int], what: str) -> np.ndarray:
-    out = np.empty(len(labels), dtype=_I64)
-    for i, label in enumerate(labels):
-        try:
-            out[i] = index[label]
-        except (KeyError, TypeError):
-            raise UnitInputError(f"span {i}: unknown {what} {label!r}") from None
-    return out
+    try:
+        return np.fromiter(map(index.__getitem__, labels), dtype=_I64, count=len(labels))
+    except (KeyError, TypeError):
+        i, label = next((i, x) for i, x in enumerate(labels) if not _known(x, index))
+        raise UnitInputError(f"span {i}: unknown {what} {label!r}") from None
+
+
+def _known(label: Any, index: Mapping[Hashable, int]) -> bool:
+    try:
+        return label in index
+    except TypeError:  # unhashable
+        return False
 
 
 def _int_array(values: Any, name: str) -> np.ndarray:
@@ -555,11 +584,11 @@ def _assign_themes(
     ``span_of[j]`` and belongs to theme ``vocabulary[theme[j]]``. Spans of themes
     outside ``themes`` (and without a selected ancestor) are left out.
     """
-    seen: dict[Hashable, int] = {}
     try:
-        local = np.fromiter((seen.setdefault(t, len(seen)) for t in labels), _I64, len(labels))
+        seen = {t: i for i, t in enumerate(dict.fromkeys(labels))}
     except TypeError:
         raise UnitInputError("theme labels must be hashable") from None
+    local = np.fromiter(map(seen.__getitem__, labels), _I64, len(labels))
     chains = [_lineage(theme, parents) for theme in seen]
     if themes is None:
         found = {t for chain in chains for t in chain}

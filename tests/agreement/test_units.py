@@ -6,7 +6,12 @@ import numpy as np
 import pytest
 from sklearn.metrics import cohen_kappa_score
 
-from service.agreement.intervals import merge_runs, two_coder_table
+from service.agreement.intervals import (
+    merge_runs,
+    pattern_counts,
+    sum_by_line_and_mask,
+    two_coder_table,
+)
 from service.agreement.segmentation import paragraph_bounds, sentence_bounds, word_bounds
 from service.agreement.units import (
     CodedSpan,
@@ -64,6 +69,45 @@ def test_overlapping_and_touching_spans_of_one_coder_are_merged():
     assert as_dict(tables, "d", "T") == {(0, 0): 5, (1, 0): 25}
     _, start, end = merge_runs(np.zeros(3), [0, 5, 20], [10, 20, 25])
     assert (start.tolist(), end.tolist()) == ([0], [25])
+
+
+def test_merge_handles_keys_too_large_to_combine_with_offsets():
+    key = np.array([2**40, 0, 2**40, 0])
+    _, start, end = merge_runs(key, [2**30, 5, 2**30 + 3, 0], [2**30 + 5, 9, 2**30 + 9, 5])
+    assert start.tolist() == [0, 2**30] and end.tolist() == [9, 2**30 + 9]
+
+
+def test_sweep_does_not_need_lines_in_order():
+    rng = np.random.default_rng(3)
+    line = rng.integers(0, 50, 400)
+    coder = rng.integers(0, 3, 400)
+    start = rng.integers(0, 90, 400)
+    key, start, end = merge_runs(line * 3 + coder, start, start + rng.integers(1, 10, 400))
+    shuffled = rng.permutation(key.shape[0])
+    length = np.full(50, 100)
+    ordered = pattern_counts(
+        line=key // 3, coder=key % 3, start=start, end=end, line_length=length, n_coders=3
+    )
+    unordered = pattern_counts(
+        line=(key // 3)[shuffled],
+        coder=(key % 3)[shuffled],
+        start=start[shuffled],
+        end=end[shuffled],
+        line_length=length,
+        n_coders=3,
+    )
+    for a, b in zip(ordered.__slots__, unordered.__slots__, strict=True):
+        assert np.array_equal(getattr(ordered, a), getattr(unordered, b))
+
+
+def test_sum_by_line_and_mask_gives_the_same_rows_for_any_key_space():
+    rng = np.random.default_rng(4)
+    line, mask, weight = rng.integers(0, 30, 200), rng.integers(0, 8, 200), rng.integers(1, 9, 200)
+    small = sum_by_line_and_mask(line, mask, weight, 30, 3)
+    large = sum_by_line_and_mask(line, mask, weight, 30, 40)  # 2**40 masks: sorting path
+    for a, b in zip(small, large, strict=True):
+        assert a.tolist() == b.tolist()
+    assert small[2].sum() == weight.sum()
 
 
 def test_every_document_and_theme_cell_is_reported_in_order():
