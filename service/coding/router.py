@@ -10,10 +10,9 @@ from service.coding.routes import (
     members,
     participants,
     passes,
-    segments,
     studies,
 )
 
 router = APIRouter()
-for routes in [studies, members, participants, documents, coders, passes, segments]:
+for routes in [studies, members, participants, documents, coders, passes]:
     router.include_router(routes.router)
