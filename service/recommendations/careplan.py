@@ -2,7 +2,7 @@
 
 ``CarePlan.addresses`` may only point at Condition resources, and a framework domain is
 not a condition, so each activity names the domains it works on in
-``detail.reasonCode``, coded in the framework's CodeSystem. The disclaimer travels in
+``detail.reasonCode``, coded in the framework's CodeSystem (by theme key). The disclaimer travels in
 the description and the first note, so it cannot be lost when the resource is stored.
 """
 
@@ -12,8 +12,8 @@ from typing import Any
 
 from fhir.resources.R4B.careplan import CarePlan
 
-from service.recommendations.questionnaire import theme_system
 from service.recommendations.schemas import Plan
+from service.recommendations.terminology import component_system, theme_system
 
 DATA_ABSENT_REASON = "http://hl7.org/fhir/StructureDefinition/data-absent-reason"
 _MODE_TEXT = {
@@ -22,11 +22,6 @@ _MODE_TEXT = {
     "digital": "online or by phone",
     "self_directed": "self-directed",
 }
-
-
-def component_system(slug: str, *, base_url: str) -> str:
-    """Where a framework's intervention components are published as codes."""
-    return f"{base_url.rstrip('/')}/fhir/CodeSystem/{slug}-components"
 
 
 def plan_to_careplan(plan: Plan, *, subject_reference: str | None, base_url: str) -> dict[str, Any]:
@@ -65,7 +60,7 @@ def plan_to_careplan(plan: Plan, *, subject_reference: str | None, base_url: str
                                 {
                                     "system": theme_system(fw.slug, base_url=base_url),
                                     "version": fw.version,
-                                    "code": d.code,
+                                    "code": d.key,
                                     "display": d.label,
                                 }
                             ],

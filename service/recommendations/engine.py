@@ -364,7 +364,7 @@ class _Planner:
 
     def _ref(self, key: str) -> DomainRef:
         t = self.tree.by_key[key]
-        return DomainRef(code=t.code, label=t.label, level=self.level.get(key, "none"))
+        return DomainRef(code=t.code, key=t.key, label=t.label, level=self.level.get(key, "none"))
 
     def _link(self, link: TargetLink) -> CandidateLink:
         study = link.from_framework_study

@@ -16,22 +16,19 @@ from fhir.resources.R4B.questionnaire import Questionnaire
 from fhir.resources.R4B.questionnaireresponse import QuestionnaireResponse
 from pydantic import ValidationError
 
-from service.frameworks.domain import FrameworkSnapshot, FrameworkStatus, ThemeKind, ThemeNode
+from service.frameworks.domain import FrameworkSnapshot, ThemeKind, ThemeNode
 from service.recommendations.engine import AssessmentError, problem
 from service.recommendations.schemas import Assessment, AssessmentProblem
+from service.recommendations.terminology import (
+    FORMAT_DISPLAY,
+    LEVEL_DISPLAY,
+    STATUS,
+    format_system,
+    level_system,
+    questionnaire_path,
+    theme_system,
+)
 
-LEVEL_DISPLAY = {
-    "none": "No need",
-    "low": "Low need",
-    "moderate": "Moderate need",
-    "high": "High need",
-}
-FORMAT_DISPLAY = {
-    "no_preference": "No preference",
-    "one_to_one": "Prefers one-to-one",
-    "group": "Prefers group work",
-    "no_group": "Does not want group work",
-}
 # Boolean and integer items: linkId -> (section, field, text, type).
 _FIELDS = {
     "preferences.digital-contact-ok": (
@@ -71,29 +68,13 @@ DECLINED = "preferences.declined-domains"
 FORMAT = "preferences.format"
 
 
-def _base(base_url: str) -> str:
-    return base_url.rstrip("/")
-
-
 def questionnaire_id(snapshot: FrameworkSnapshot) -> str:
     return f"{snapshot.slug}-{snapshot.version}-assessment"
 
 
 def questionnaire_url(snapshot: FrameworkSnapshot, *, base_url: str) -> str:
-    return f"{_base(base_url)}/fhir/Questionnaire/{questionnaire_id(snapshot)}"
-
-
-def theme_system(slug: str, *, base_url: str) -> str:
-    """The framework's CodeSystem: theme codes are its concepts."""
-    return f"{_base(base_url)}/fhir/CodeSystem/{slug}"
-
-
-def level_system(*, base_url: str) -> str:
-    return f"{_base(base_url)}/fhir/CodeSystem/need-level"
-
-
-def format_system(*, base_url: str) -> str:
-    return f"{_base(base_url)}/fhir/CodeSystem/delivery-format"
+    """Canonical URL of the form, which is also where this service serves it."""
+    return base_url.rstrip("/") + questionnaire_path(snapshot.slug, snapshot.version)
 
 
 def _themes(snapshot: FrameworkSnapshot, kind: ThemeKind) -> list[ThemeNode]:
@@ -110,10 +91,11 @@ def _themes(snapshot: FrameworkSnapshot, kind: ThemeKind) -> list[ThemeNode]:
 
 
 def _theme_coding(snapshot: FrameworkSnapshot, theme: ThemeNode, base_url: str) -> dict:
+    # Keys, not position codes: they are the concepts of the framework's CodeSystem.
     return {
         "system": theme_system(snapshot.slug, base_url=base_url),
         "version": snapshot.version,
-        "code": theme.code,
+        "code": theme.key,
         "display": theme.label,
     }
 
@@ -186,11 +168,7 @@ def build_questionnaire(snapshot: FrameworkSnapshot, *, base_url: str) -> dict[s
         groups.append(("barriers", "Barriers to connectedness", barrier_items))
     groups.append(("preferences", "The person's preferences", section["preferences"]))
     groups.append(("context", "Context", section["context"]))
-    status = {
-        FrameworkStatus.published: "active",
-        FrameworkStatus.draft: "draft",
-        FrameworkStatus.retired: "retired",
-    }[snapshot.status]
+    status = STATUS[snapshot.status]
     resource = {
         "resourceType": "Questionnaire",
         "id": questionnaire_id(snapshot),
@@ -222,7 +200,7 @@ def assessment_to_questionnaire_response(
     by_code = {t.code: t for t in snapshot.themes}
     values = _flat_values(assessment)
     barriers = {by_code[c].key for c in assessment.barriers if c in by_code}
-    declined = set(assessment.preferences.declined_domains)
+    declined = {by_code[c].key for c in assessment.preferences.declined_domains if c in by_code}
 
     def answers(item: dict) -> list[dict]:
         link_id = item["linkId"]
@@ -314,9 +292,9 @@ def parse_questionnaire_response(
         msg = f"status {status!r} cannot be read; expected one of {', '.join(READABLE_STATUSES)}"
         raise AssessmentError([problem(["status"], status, msg, "invalid_status")])
     canonical = str(resource.get("questionnaire") or "").split("|", 1)[0]
-    path = f"/fhir/Questionnaire/{questionnaire_id(snapshot)}"
+    path = questionnaire_path(snapshot.slug, snapshot.version)
     base = canonical[: -len(path)] if canonical.endswith(path) else None
-    if base is None or (base_url is not None and base != _base(base_url)):
+    if base is None or (base_url is not None and base != base_url.rstrip("/")):
         expected = path if base_url is None else questionnaire_url(snapshot, base_url=base_url)
         msg = f"the response answers {canonical or 'no questionnaire'}, not {expected}"
         raise AssessmentError([problem(["questionnaire"], canonical, msg, "foreign_questionnaire")])
@@ -359,7 +337,7 @@ def parse_questionnaire_response(
         if link_id in values:
             fields[where][field] = values[link_id][0]
     if DECLINED in values:
-        fields["preferences"]["declined_domains"] = values[DECLINED]
+        fields["preferences"]["declined_domains"] = [by_key[k].code for k in values[DECLINED]]
     if FORMAT in values:
         fields["preferences"]["format"] = values[FORMAT][0]
     return Assessment(

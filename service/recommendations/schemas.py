@@ -117,6 +117,7 @@ class FrameworkRef(BaseModel):
 
 class DomainRef(BaseModel):
     code: str
+    key: str = Field(description="The theme's stable key, its code in FHIR codings.")
     label: str
     level: NeedLevel
 
@@ -139,6 +140,26 @@ class Removal(BaseModel):
     reason: str
 
 
+class GroupCount(BaseModel):
+    group: str
+    participants: int = Field(description="Distinct participants of the group coded so.")
+    of: int = Field(description="Participants of the group in the study.")
+
+
+class DomainEvidence(BaseModel):
+    """What a research study's coding says about a domain: counted over the theme and
+    every theme below it, matched by theme key, over the segments the caller may see."""
+
+    study_id: str
+    participants: list[GroupCount] = Field(
+        description="Per participant group, how many participants had at least one "
+        "passage coded with the theme (negative cases not included)."
+    )
+    negative_cases: int = Field(
+        description="Passages coded with the theme as a negative case: ones that do not support it."
+    )
+
+
 class DomainExplanation(BaseModel):
     code: str
     key: str
@@ -148,6 +169,9 @@ class DomainExplanation(BaseModel):
     candidates: list[CandidateLink]
     chosen: list[str] = Field(description="Keys of plan components that cover this domain.")
     removed: list[Removal]
+    evidence: DomainEvidence | None = Field(
+        None, description="Only when the request names a study (`evidence_study_id`)."
+    )
 
 
 class PlanComponent(BaseModel):

@@ -74,7 +74,7 @@ def test_discovery_lists_one_patient_view_service_per_published_version():
     assert [s["id"] for s in body["services"]] == ["civic-1-connectedness", "civic-2-connectedness"]
     prefetch = body["services"][1]["prefetch"]["assessment"]
     assert prefetch.startswith("QuestionnaireResponse?subject=Patient/{{context.patientId}}")
-    assert f"questionnaire={BASE}/fhir/Questionnaire/civic-2-assessment" in prefetch
+    assert f"questionnaire={BASE}/v1/recommendations/questionnaires/civic/2" in prefetch
 
 
 def test_cards_follow_the_rules_for_plans_of_every_shape():

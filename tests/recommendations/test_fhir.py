@@ -48,7 +48,7 @@ def problems(resource: dict, **kw) -> set[tuple[str, str]]:
 def test_questionnaire_is_valid_fhir_with_stable_link_ids():
     q = build_questionnaire(V2, base_url=BASE + "/")
     Questionnaire.model_validate(q)
-    assert q["url"] == f"{BASE}/fhir/Questionnaire/civic-2-assessment"
+    assert q["url"] == f"{BASE}/v1/recommendations/questionnaires/civic/2"
     ids = link_ids(q["item"])
     assert len(ids) == len(set(ids)) and ids == link_ids(
         build_questionnaire(V2, base_url=BASE)["item"]
@@ -170,7 +170,7 @@ def test_bad_responses_name_the_link_id():
     }
     other_server = {
         **qr,
-        "questionnaire": "https://elsewhere.org/fhir/Questionnaire/civic-2-assessment",
+        "questionnaire": "https://elsewhere.org/v1/recommendations/questionnaires/civic/2",
     }
     assert problems(other_server, base_url=BASE) == {
         (other_server["questionnaire"], "foreign_questionnaire")
@@ -197,7 +197,7 @@ def test_careplan_is_a_valid_draft_proposal_with_domains_as_reason_codes():
     assert coding == {
         "system": f"{BASE}/fhir/CodeSystem/civic",
         "version": "2",
-        "code": pc.covers[0].code,
+        "code": pc.covers[0].key,
         "display": pc.covers[0].label,
     }
     assert cp["note"][0]["text"] == DISCLAIMER and DISCLAIMER in cp["description"]
