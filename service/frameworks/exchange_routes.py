@@ -1,0 +1,223 @@
+"""Framework versions in other formats: FHIR terminology, REFI-QDA codebooks, CSV."""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query, Request, Response
+from fastapi.responses import JSONResponse
+
+from service.auth.deps import PrincipalDep
+from service.db import SessionDep
+from service.errors import problem_responses
+from service.frameworks import csv_export, fhir, refi_codebook, views
+from service.frameworks import exchange as exchange_service
+from service.frameworks import service as frameworks_service
+from service.frameworks.deps import VERSION_PATH, RawBodyDep, VersionDep, WriterDep
+from service.frameworks.models import Framework
+from service.frameworks.schemas import (
+    SLUG_PATTERN,
+    VERSION_PATTERN,
+    CodebookImport,
+    ImportNote,
+)
+from service.http.routing import CivicRoute, upload
+
+router = APIRouter(tags=["frameworks"], route_class=CivicRoute)
+FHIR_JSON = "application/fhir+json"
+CODEBOOK_TYPES = ("application/xml", "text/xml", "application/zip", "application/octet-stream")
+
+
+class FhirResponse(JSONResponse):
+    media_type = FHIR_JSON
+
+
+def _filename(framework: Framework, extension: str) -> str:
+    stem = re.sub(r"[^A-Za-z0-9._-]", "_", f"{framework.slug}-v{framework.version}")
+    return f"{stem}.{extension}"
+
+
+def _attachment(framework: Framework, extension: str) -> dict[str, str]:
+    return {"Content-Disposition": f'attachment; filename="{_filename(framework, extension)}"'}
+
+
+def _file_response(media_type: str, description: str) -> dict[int | str, dict[str, Any]]:
+    return {
+        200: {
+            "description": description,
+            "content": {media_type: {"schema": {"type": "string"}}},
+        }
+    }
+
+
+def _fhir_response(resource_type: str) -> dict[int | str, dict[str, Any]]:
+    schema = {
+        "type": "object",
+        "description": f"A FHIR R4 {resource_type} resource.",
+        "properties": {"resourceType": {"type": "string", "enum": [resource_type]}},
+        "required": ["resourceType"],
+    }
+    return {
+        200: {
+            "description": f"A FHIR R4 {resource_type}.",
+            "content": {FHIR_JSON: {"schema": schema}},
+        }
+    }
+
+
+@router.get(
+    VERSION_PATH + "/fhir/code-system",
+    response_class=Response,
+    operation_id="frameworks-fhir-code-system",
+    summary="The version as a FHIR CodeSystem",
+    responses={**_fhir_response("CodeSystem"), **problem_responses(404, 422)},
+)
+def fhir_code_system(
+    request: Request, _: PrincipalDep, framework: VersionDep, session: SessionDep
+) -> FhirResponse:
+    """A FHIR R4 `CodeSystem` (`application/fhir+json`) with one concept per theme,
+    nested as the themes are. A concept's `code` is the theme's stable key (e.g.
+    `closeness.trust`); its number (`1.2`), kind (`domain` or `barrier`) and the version
+    that introduced it are concept properties. The canonical `url` is built from the
+    service's public base URL; `version` is the framework version."""
+    snapshot = frameworks_service.snapshot(session=session, framework=framework)
+    base_url = request.app.state.settings.public_base_url
+    return FhirResponse(fhir.code_system(snapshot, base_url=base_url))
+
+
+@router.get(
+    VERSION_PATH + "/fhir/value-set",
+    response_class=Response,
+    operation_id="frameworks-fhir-value-set",
+    summary="The version's domains as a FHIR ValueSet",
+    responses={**_fhir_response("ValueSet"), **problem_responses(404, 422)},
+)
+def fhir_value_set(
+    request: Request, _: PrincipalDep, framework: VersionDep, session: SessionDep
+) -> FhirResponse:
+    """A FHIR R4 `ValueSet` (`application/fhir+json`) of the themes of kind `domain`,
+    drawn from the version's CodeSystem: what an assessment rates and what intervention
+    components target. Barrier themes such as Stigma are left out."""
+    snapshot = frameworks_service.snapshot(session=session, framework=framework)
+    base_url = request.app.state.settings.public_base_url
+    return FhirResponse(fhir.domain_value_set(snapshot, base_url=base_url))
+
+
+@router.get(
+    VERSION_PATH + "/codebook.qdc",
+    response_class=Response,
+    operation_id="frameworks-codebook-export",
+    summary="The version as a REFI-QDA codebook (.qdc)",
+    responses={
+        **_file_response("application/xml", "A REFI-QDA codebook."),
+        **problem_responses(404, 422),
+    },
+)
+def export_codebook(_: PrincipalDep, framework: VersionDep, session: SessionDep) -> Response:
+    """The themes as a REFI-QDA `.qdc` codebook (XML, valid against the standard's
+    Codebook.xsd), to load into NVivo, ATLAS.ti, MAXQDA and other QDA tools. Codes nest
+    as the themes do and every code is codable. GUIDs are stable: exporting the same
+    version again gives the same file. Barrier themes are also listed in a code set
+    named "CIVIC: barriers to connectedness", which the import here reads back."""
+    snapshot = frameworks_service.snapshot(session=session, framework=framework)
+    return Response(
+        refi_codebook.export_qdc(snapshot),
+        media_type="application/xml",
+        headers=_attachment(framework, "qdc"),
+    )
+
+
+@router.get(
+    VERSION_PATH + "/themes.csv",
+    response_class=Response,
+    operation_id="frameworks-themes-csv",
+    summary="The version's themes as CSV",
+    responses={
+        **_file_response("text/csv", "One row per theme, header first."),
+        **problem_responses(404, 422),
+    },
+)
+def export_csv(_: PrincipalDep, framework: VersionDep, session: SessionDep) -> Response:
+    """One row per theme in tree order (parents before children), with its code, key,
+    label, parent's code, kind, the version that introduced it, its definition, and the
+    components that target it (marked when the evidence is from outside the study).
+    Cells that a spreadsheet would run as formulas are escaped."""
+    snapshot = frameworks_service.snapshot(session=session, framework=framework)
+    return Response(
+        csv_export.themes_csv(snapshot),
+        media_type="text/csv; charset=utf-8",
+        headers=_attachment(framework, "csv"),
+    )
+
+
+@router.post(
+    "/frameworks:import-codebook",
+    status_code=201,
+    response_model=CodebookImport,
+    operation_id="frameworks-codebook-import",
+    summary="Import a REFI-QDA codebook as a new draft framework",
+    responses=problem_responses(400, 403, 409, 413, 415, 422),
+    openapi_extra=upload(
+        *CODEBOOK_TYPES,
+        description="A REFI-QDA codebook (.qdc, XML) or project (.qdpx, ZIP), as the raw body.",
+    ),
+)
+def import_codebook(
+    request: Request,
+    body: RawBodyDep,
+    _: WriterDep,
+    session: SessionDep,
+    slug: Annotated[str, Query(pattern=SLUG_PATTERN, description="The new framework's slug.")],
+    version: Annotated[
+        str, Query(pattern=VERSION_PATTERN, description="Its version string, e.g. `1`.")
+    ] = "1",
+    title: Annotated[
+        str | None,
+        Query(min_length=1, max_length=300, description="Default: names the exporting tool."),
+    ] = None,
+    citation: Annotated[
+        str | None,
+        Query(min_length=1, max_length=2000, description="Default: names the file and tool."),
+    ] = None,
+    filename: Annotated[
+        str | None, Query(max_length=255, description="The uploaded file's name, if known.")
+    ] = None,
+) -> Response:
+    """Create a **new draft** from a codebook exported by a QDA tool: the raw body is a
+    `.qdc` codebook or a `.qdpx` project (only its codebook is read). Codes become
+    themes (nested as they were, numbered by position), their descriptions become
+    definitions, and each code's GUID becomes the theme key, so exporting it back gives
+    the same GUIDs.
+
+    The import is lenient: what CIVIC does not keep (colours, memos, code sets, sources
+    of a project) is dropped, what is broken but fixable (braces around GUIDs, missing
+    GUIDs, an older namespace) is repaired, and `report` lists each case. Files it
+    cannot read, and unsafe XML (DTDs, entity declarations), get 400 saying why; files
+    over the upload limit, or archives that expand too far, get 413. 409 if
+    `slug`/`version` exist already."""
+    settings = request.app.state.settings
+    framework, imported = exchange_service.import_codebook(
+        session=session,
+        data=body,
+        filename=filename,
+        max_bytes=settings.max_upload_bytes,
+        slug=slug,
+        version=version,
+        title=title,
+        citation=citation,
+    )
+    result = CodebookImport(
+        framework=views.version(frameworks_service.load_rows(session=session, framework=framework)),
+        source_format=imported.source_format,
+        origin=imported.origin,
+        report=[
+            ImportNote(action=note.action, where=note.where, detail=note.detail)
+            for note in imported.report
+        ],
+    )
+    return JSONResponse(
+        result.model_dump(mode="json"),
+        status_code=201,
+        headers={"Location": views.version_url(framework)},
+    )
