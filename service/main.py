@@ -11,6 +11,7 @@ from fastapi.middleware.cors import CORSMiddleware
 
 from service import models  # noqa: F401  (registers every table on the metadata)
 from service.auth.router import router as keys_router
+from service.coding.router import router as coding_router
 from service.config import Settings, get_settings
 from service.db import create_db_engine, make_sessionmaker
 from service.errors import PROBLEM_MEDIA_TYPE
@@ -37,7 +38,7 @@ Recommendations are decision support for a clinician, not a diagnosis.
 """
 
 PROBLEM_REF = "#/components/schemas/Problem"
-API_ROUTERS: list[APIRouter] = [keys_router, frameworks_router]
+API_ROUTERS: list[APIRouter] = [keys_router, frameworks_router, coding_router]
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
