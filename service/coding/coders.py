@@ -13,7 +13,9 @@ from uuid import UUID
 from sqlalchemy import exists, select
 from sqlmodel import Session
 
+from service.audit import service as audit_service
 from service.auth.models import Principal
+from service.auth.service import CurrentPrincipal
 from service.coding import studies as studies_service
 from service.coding.access import StudyAccess, StudyRole
 from service.coding.models import Coder, CodingPass, Study, StudyMember
@@ -107,11 +109,21 @@ def get_pass(*, session: Session, study_id: UUID, pass_id: UUID) -> CodingPass:
     return coding_pass
 
 
-def reveal_pass(*, session: Session, coding_pass: CodingPass) -> CodingPass:
+def reveal_pass(
+    *, session: Session, principal: CurrentPrincipal, coding_pass: CodingPass
+) -> CodingPass:
     """Show the pass's segments to every member. Revealing twice keeps the first time."""
     if coding_pass.revealed_at is None:
         coding_pass.revealed_at = utcnow()
         session.flush()
+        audit_service.record(
+            session=session,
+            principal=principal,
+            action="pass.revealed",
+            resource_type="coding_pass",
+            resource_id=str(coding_pass.id),
+            details={"study_id": str(coding_pass.study_id)},
+        )
     return coding_pass
 
 

@@ -16,6 +16,8 @@ from sqlalchemy import delete, exists, select
 from sqlalchemy.orm import defer
 from sqlmodel import Session
 
+from service.audit import service as audit_service
+from service.auth.service import CurrentPrincipal
 from service.coding.models import Document, Participant, Segment, Study
 from service.coding.problems import invalid
 from service.coding.schemas import DocumentCreate, DocumentPublic, DocumentUpdate
@@ -90,16 +92,26 @@ def update_document(*, session: Session, document: Document, body: DocumentUpdat
     return document
 
 
-def delete_document(*, session: Session, document: Document, cascade: bool) -> None:
+def delete_document(
+    *, session: Session, principal: CurrentPrincipal, document: Document, cascade: bool
+) -> None:
     if frozen_ids(session=session, documents=[document]) and not cascade:
         raise Conflict("The document has coded segments; send cascade=true to delete them with it.")
-    session.execute(
+    segments = session.execute(
         delete(Segment).where(
             Segment.study_id == document.study_id, Segment.document_id == document.id
         )
-    )
+    ).rowcount
     session.delete(document)
     session.flush()
+    audit_service.record(
+        session=session,
+        principal=principal,
+        action="document.deleted",
+        resource_type="document",
+        resource_id=str(document.id),
+        details={"study_id": str(document.study_id), "segments": segments},
+    )
 
 
 def span(document: Document, *, start: int, end: int | None) -> tuple[int, int, str]:

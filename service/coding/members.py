@@ -7,7 +7,9 @@ from uuid import UUID
 from sqlalchemy import func, select
 from sqlmodel import Session
 
+from service.audit import service as audit_service
 from service.auth.models import Principal
+from service.auth.service import CurrentPrincipal
 from service.coding.access import StudyRole
 from service.coding.models import Study, StudyMember
 from service.coding.problems import invalid
@@ -35,7 +37,9 @@ def list_members(
     return [_public(member, names[member.principal_id]) for member in members], next_cursor
 
 
-def add_member(*, session: Session, study: Study, body: MemberAdd) -> MemberPublic:
+def add_member(
+    *, session: Session, by: CurrentPrincipal, study: Study, body: MemberAdd
+) -> MemberPublic:
     if body.principal_id is not None:
         principal = session.get(Principal, body.principal_id)
         loc, given = "principal_id", str(body.principal_id)
@@ -49,26 +53,45 @@ def add_member(*, session: Session, study: Study, body: MemberAdd) -> MemberPubl
     member = StudyMember(study_id=study.id, principal_id=principal.id, role=body.role)
     session.add(member)
     session.flush()
+    _audit(session, by, "study.member.added", study, principal.id, body.role)
     return _public(member, principal.name)
 
 
 def change_role(
-    *, session: Session, study: Study, principal_id: UUID, role: StudyRole
+    *, session: Session, by: CurrentPrincipal, study: Study, principal_id: UUID, role: StudyRole
 ) -> MemberPublic:
     member = _get(session, study.id, principal_id)
     if member.role == StudyRole.owner and role != StudyRole.owner:
         _keep_an_owner(session, study.id)
-    member.role = role
-    session.flush()
+    if member.role != role:
+        member.role = role
+        session.flush()
+        _audit(session, by, "study.member.role_changed", study, principal_id, role)
     return _public(member, session.get(Principal, principal_id).name)
 
 
-def remove_member(*, session: Session, study: Study, principal_id: UUID) -> None:
+def remove_member(
+    *, session: Session, by: CurrentPrincipal, study: Study, principal_id: UUID
+) -> None:
     member = _get(session, study.id, principal_id)
     if member.role == StudyRole.owner:
         _keep_an_owner(session, study.id)
     session.delete(member)
     session.flush()
+    _audit(session, by, "study.member.removed", study, principal_id, member.role)
+
+
+def _audit(
+    session: Session, by: CurrentPrincipal, action: str, study: Study, principal_id: UUID, role: str
+) -> None:
+    audit_service.record(
+        session=session,
+        principal=by,
+        action=action,
+        resource_type="study",
+        resource_id=str(study.id),
+        details={"principal_id": str(principal_id), "role": str(role)},
+    )
 
 
 def _keep_an_owner(session: Session, study_id: UUID) -> None:

@@ -10,6 +10,8 @@ from uuid import UUID
 from sqlalchemy import delete, exists, select
 from sqlmodel import Session
 
+from service.audit import service as audit_service
+from service.auth.service import CurrentPrincipal
 from service.coding.models import Document, Participant, Segment, Study
 from service.coding.participant_import import parse_participants_csv
 from service.coding.problems import invalid
@@ -88,7 +90,9 @@ def update_participant(
     return participant
 
 
-def delete_participant(*, session: Session, participant: Participant, cascade: bool) -> None:
+def delete_participant(
+    *, session: Session, principal: CurrentPrincipal, participant: Participant, cascade: bool
+) -> None:
     documents = select(Document.id).where(
         Document.study_id == participant.study_id, Document.participant_id == participant.id
     )
@@ -97,18 +101,26 @@ def delete_participant(*, session: Session, participant: Participant, cascade: b
             "The participant has documents (and maybe coded segments); send cascade=true to "
             "delete them together."
         )
-    session.execute(
+    segments = session.execute(
         delete(Segment).where(
             Segment.study_id == participant.study_id, Segment.document_id.in_(documents)
         )
-    )
-    session.execute(
+    ).rowcount
+    removed = session.execute(
         delete(Document).where(
             Document.study_id == participant.study_id, Document.participant_id == participant.id
         )
-    )
+    ).rowcount
     session.delete(participant)
     session.flush()
+    audit_service.record(
+        session=session,
+        principal=principal,
+        action="participant.deleted",
+        resource_type="participant",
+        resource_id=str(participant.id),
+        details={"study_id": str(participant.study_id), "documents": removed, "segments": segments},
+    )
 
 
 def summary(*, session: Session, study: Study) -> ParticipantSummary:

@@ -7,6 +7,7 @@ from uuid import UUID
 from sqlalchemy import delete, exists, select
 from sqlmodel import Session
 
+from service.audit import service as audit_service
 from service.auth.service import CurrentPrincipal
 from service.coding.access import StudyRole
 from service.coding.models import (
@@ -103,16 +104,25 @@ def update_study(*, session: Session, study: Study, body: StudyUpdate) -> Study:
     return study
 
 
-def reveal(*, session: Session, study: Study) -> Study:
+def reveal(*, session: Session, principal: CurrentPrincipal, study: Study) -> Study:
     """Show every coder's segments to all members. Revealing twice keeps the first time."""
     if study.revealed_at is None:
         study.revealed_at = utcnow()
         study.updated_at = study.revealed_at
         session.flush()
+        audit_service.record(
+            session=session,
+            principal=principal,
+            action="study.revealed",
+            resource_type="study",
+            resource_id=str(study.id),
+        )
     return study
 
 
-def delete_study(*, session: Session, study: Study, cascade: bool) -> None:
+def delete_study(
+    *, session: Session, principal: CurrentPrincipal, study: Study, cascade: bool
+) -> None:
     content = [Participant, Document, Coder, CodingPass, Segment]
     if not cascade and any(_has(session, table, study.id) for table in content):
         raise Conflict(
@@ -120,10 +130,20 @@ def delete_study(*, session: Session, study: Study, cascade: bool) -> None:
             "send cascade=true to delete it with all of them."
         )
     # Children before parents: the same-study composite keys have no ON DELETE action.
+    deleted = {}
     for table in (Segment, CodingPass, Coder, Document, Participant, StudyMember):
-        session.execute(delete(table).where(table.study_id == study.id))
+        result = session.execute(delete(table).where(table.study_id == study.id))
+        deleted[table.__tablename__] = result.rowcount
     session.delete(study)
     session.flush()
+    audit_service.record(
+        session=session,
+        principal=principal,
+        action="study.deleted",
+        resource_type="study",
+        resource_id=str(study.id),
+        details={"cascade": cascade, "deleted": deleted},
+    )
 
 
 def public(*, session: Session, study: Study) -> StudyPublic:

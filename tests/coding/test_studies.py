@@ -6,6 +6,7 @@ import uuid
 
 from sqlalchemy import func, select
 
+from service.audit.models import AuditEvent
 from service.coding.models import (
     Coder,
     CodingPass,
@@ -292,6 +293,21 @@ def test_study_with_content_needs_cascade_and_then_everything_goes(
             column = table.id if table is Study else table.study_id
             assert session.scalar(select(func.count()).where(column == study_id)) == 0, table
         assert session.scalar(select(func.count()).select_from(RespondentValidation)) == 0
+        event = session.scalars(
+            select(AuditEvent).where(AuditEvent.action == "study.deleted")
+        ).one()
+    assert (event.resource_id, event.principal_name) == (study.id, study.owner.name)
+    assert event.details == {
+        "cascade": True,
+        "deleted": {
+            "segments": 1,
+            "coding_passes": 1,
+            "coders": 3,
+            "documents": 1,
+            "participants": 1,
+            "study_members": 3,
+        },
+    }
 
 
 def test_outsiders_get_404_even_on_writes(client, study):
@@ -407,3 +423,24 @@ def test_an_admin_acts_as_owner_without_being_a_member(client, study):
         headers=admin,
     )
     assert response.status_code == 201
+
+
+def test_membership_changes_are_audited(app, client, study):
+    owner = study.owner.headers
+    client.post(
+        f"{study.url}/members",
+        json={"principal_id": study.outsider.id, "role": "viewer"},
+        headers=owner,
+    )
+    client.patch(f"{study.url}/members/{study.outsider.id}", json={"role": "coder"}, headers=owner)
+    client.delete(f"{study.url}/members/{study.outsider.id}", headers=owner)
+    with app.state.sessionmaker() as session:
+        events = session.scalars(
+            select(AuditEvent).where(AuditEvent.resource_id == study.id).order_by(AuditEvent.at)
+        ).all()
+    assert [(e.action, e.details["role"]) for e in events] == [
+        ("study.member.added", "viewer"),
+        ("study.member.role_changed", "coder"),
+        ("study.member.removed", "coder"),
+    ]
+    assert {e.details["principal_id"] for e in events} == {study.outsider.id}

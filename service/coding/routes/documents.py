@@ -161,11 +161,13 @@ def delete_document(
     request: Request,
     document: DocumentDep,
     session: SessionDep,
-    _: StudyWriter,
+    access: StudyWriter,
     cascade: Annotated[bool, Query(description="Also delete its segments.")] = False,
 ) -> Response:
     """Delete a transcript (coders and owners). One with segments is deleted only with
     `cascade=true`, and then its segments go in the same transaction."""
     check_if_match(request, _public(session, document))
-    documents_service.delete_document(session=session, document=document, cascade=cascade)
+    documents_service.delete_document(
+        session=session, principal=access.principal, document=document, cascade=cascade
+    )
     return Response(status_code=status.HTTP_204_NO_CONTENT)

@@ -43,7 +43,9 @@ def list_members(session: SessionDep, page: PageDep, access: StudyReader) -> Pag
 def add_member(body: MemberAdd, session: SessionDep, access: StudyOwner) -> MemberPublic:
     """Give a principal (by id or by name) a role in the study (owners): `owner` manages
     the study, `coder` writes participants, documents and segments, `viewer` reads."""
-    return members_service.add_member(session=session, study=access.study, body=body)
+    return members_service.add_member(
+        session=session, by=access.principal, study=access.study, body=body
+    )
 
 
 @router.patch(
@@ -58,7 +60,11 @@ def change_role(
 ) -> MemberPublic:
     """Change a member's study role (owners). The last owner cannot step down (409)."""
     return members_service.change_role(
-        session=session, study=access.study, principal_id=principal_id, role=body.role
+        session=session,
+        by=access.principal,
+        study=access.study,
+        principal_id=principal_id,
+        role=body.role,
     )
 
 
@@ -73,5 +79,7 @@ def change_role(
 def remove_member(principal_id: UUID, session: SessionDep, access: StudyOwner) -> Response:
     """Take a principal out of the study (owners); they then get 404 on it. Their coder
     and segments stay. The last owner cannot be removed (409)."""
-    members_service.remove_member(session=session, study=access.study, principal_id=principal_id)
+    members_service.remove_member(
+        session=session, by=access.principal, study=access.study, principal_id=principal_id
+    )
     return Response(status_code=status.HTTP_204_NO_CONTENT)

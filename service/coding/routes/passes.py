@@ -64,5 +64,7 @@ def reveal_pass(pass_id: UUID, session: SessionDep, access: StudyOwner) -> PassP
     coding_pass = coders_service.get_pass(
         session=session, study_id=access.study.id, pass_id=pass_id
     )
-    coding_pass = coders_service.reveal_pass(session=session, coding_pass=coding_pass)
+    coding_pass = coders_service.reveal_pass(
+        session=session, principal=access.principal, coding_pass=coding_pass
+    )
     return coders_service.passes_public(session=session, passes=[coding_pass])[0]

@@ -103,7 +103,9 @@ def delete_study(
     """Delete the study (owners). A study with any content is deleted only with
     `cascade=true`, and then everything in it goes in one transaction."""
     check_if_match(request, studies_service.public(session=session, study=access.study))
-    studies_service.delete_study(session=session, study=access.study, cascade=cascade)
+    studies_service.delete_study(
+        session=session, principal=access.principal, study=access.study, cascade=cascade
+    )
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
@@ -117,5 +119,5 @@ def delete_study(
 def reveal_study(session: SessionDep, access: StudyOwner) -> StudyPublic:
     """End blind coding for the whole study (owners): every member now sees every
     coder's segments. Sets `revealed_at`; revealing again changes nothing."""
-    study = studies_service.reveal(session=session, study=access.study)
+    study = studies_service.reveal(session=session, principal=access.principal, study=access.study)
     return studies_service.public(session=session, study=study)
