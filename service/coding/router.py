@@ -10,9 +10,10 @@ from service.coding.routes import (
     members,
     participants,
     passes,
+    segments,
     studies,
 )
 
 router = APIRouter()
-for routes in [studies, members, participants, documents, coders, passes]:
+for routes in [studies, members, participants, documents, coders, passes, segments]:
     router.include_router(routes.router)
