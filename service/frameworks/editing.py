@@ -13,6 +13,7 @@ from uuid import UUID, uuid4
 from sqlalchemy import func, select
 from sqlmodel import Session
 
+from service.coding import segments as segments_service
 from service.errors import Conflict, NotFound, Unprocessable
 from service.frameworks.models import Component, Framework, TargetLink, Theme
 from service.frameworks.schemas import ComponentCreate, LinkCreate, ThemeCreate
@@ -160,7 +161,12 @@ def delete_theme(*, session: Session, framework: Framework, theme: Theme) -> Non
         raise Conflict(
             f"Theme {theme.code} {theme.label!r} has subordinate themes; delete or move them first."
         )
-    # Coded segments that use the theme: the coding package adds its 409 check here.
+    coded = segments_service.count_theme_uses(session=session, theme_id=theme.id)
+    if coded:
+        raise Conflict(
+            f"Theme {theme.code} {theme.label!r} is used by {coded} coded segment(s); "
+            "recode or delete them first, so that no coding is lost."
+        )
     session.delete(theme)
     touch(framework)
     session.flush()
