@@ -6,9 +6,9 @@ added to those already counted, stay within ``limit``; among the covers of the f
 size that has any, the best by ``score`` wins. Beyond the limit a greedy cover is used
 and the method states its ln(n) + 1 bound.
 
-The covers of one size are enumerated depth first in the order of
-``itertools.combinations`` over the sorted keys, skipping every branch that can no
-longer cover all bits, so the answer is the one a full scan of the combinations gives;
+The covers of one size are enumerated by branching on the masks that can cover a
+still uncovered bit rather than by scanning every combination; the covers found are the
+same, so the answer is the one a full scan gives (a property test compares the two) and
 only the work differs. The limit still counts every combination of each size tried, so
 whether the answer is exact does not depend on how well the pruning does.
 """
@@ -76,32 +76,43 @@ def cover(
 
 
 def _covers_of_size(masks: list[int], size: int, full: int) -> Iterator[tuple[int, ...]]:
-    """Index tuples of ``size`` masks whose union is ``full``, in combinations order."""
-    n = len(masks)
-    # reach[i]: every bit that masks[i:] can still add.
-    reach = [0] * (n + 1)
-    for i in range(n - 1, -1, -1):
-        reach[i] = reach[i + 1] | masks[i]
-    widest = max(m.bit_count() for m in masks)
-    picked: list[int] = []
+    """Index tuples of ``size`` masks whose union is ``full``, when no fewer masks can
+    cover ``full`` (the caller tries sizes in increasing order).
 
-    def walk(start: int, covered: int) -> Iterator[tuple[int, ...]]:
-        left = size - len(picked)
-        if left == 0:
-            if covered == full:
-                yield tuple(picked)
+    Such covers have no redundant member, so each is found exactly once by branching on
+    which mask covers a still uncovered bit: the one with the fewest candidates left,
+    taking the candidates in turn and ruling out, in each branch, those tried before it.
+    """
+    bits = full.bit_length()
+    by_bit = [sum(1 << i for i, m in enumerate(masks) if m >> b & 1) for b in range(bits)]
+    widest = max(m.bit_count() for m in masks)
+
+    def walk(picked: int, covered: int, ruled_out: int, left: int) -> Iterator[int]:
+        if covered == full:
+            if left == 0:
+                yield picked
             return
         missing = full & ~covered
-        if missing.bit_count() > left * widest:
+        if left == 0 or missing.bit_count() > left * widest:
             return
-        for i in range(start, n - left + 1):
-            if (covered | reach[i]) != full:
-                return  # later starts reach even less
-            picked.append(i)
-            yield from walk(i + 1, covered | masks[i])
-            picked.pop()
+        candidates, fewest = 0, len(masks) + 1
+        for b in range(bits):
+            if missing >> b & 1:
+                here = by_bit[b] & ~ruled_out
+                count = here.bit_count()
+                if count < fewest:
+                    candidates, fewest = here, count
+                    if count <= 1:
+                        break
+        while candidates:
+            low = candidates & -candidates
+            i = low.bit_length() - 1
+            yield from walk(picked | low, covered | masks[i], ruled_out, left - 1)
+            ruled_out |= low
+            candidates ^= low
 
-    yield from walk(0, 0)
+    for picked in walk(0, 0, 0, size):
+        yield tuple(i for i in range(len(masks)) if picked >> i & 1)
 
 
 def _greedy(masks: dict[str, int], keys: list[str], full: int, rank) -> list[str]:
