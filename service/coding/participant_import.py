@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import csv
 import io
+from collections.abc import Iterator
 from typing import Any, NoReturn
 
 from pydantic import ValidationError
@@ -30,8 +31,11 @@ def parse_participants_csv(
     raw: bytes, *, groups: list[str], existing_labels: set[str]
 ) -> list[ParticipantCreate]:
     text = _decode(raw)
-    reader = csv.reader(io.StringIO(text, newline=""))
-    header = next(reader, None)
+    reader = csv.reader(io.StringIO(text, newline=""), strict=True)
+    try:
+        header = next(reader, None)
+    except csv.Error as exc:
+        _fail(f"The CSV header cannot be read: {exc}.", [])
     if header is None or not any(cell.strip() for cell in header):
         _fail("The CSV is empty; its first line must name the columns.", [])
     columns, header_errors = _read_header(header)
@@ -41,17 +45,17 @@ def parse_participants_csv(
     rows: list[ParticipantCreate] = []
     errors: list[dict[str, Any]] = []
     seen: dict[str, int] = {}
-    for cells in reader:
-        line = reader.line_num
+    read = 0
+    for line, cells in _records(reader):
         if not any(cell.strip() for cell in cells):
             continue
-        if len(rows) + len(errors) >= MAX_ROWS:
+        read += 1
+        if read > MAX_ROWS:
             _fail(f"The CSV has more than {MAX_ROWS} participants; split it.", [])
-        row_errors = _read_row(cells, columns, line, groups)
-        if isinstance(row_errors, list):
-            errors += row_errors
+        row = _read_row(cells, columns, line, groups)
+        if isinstance(row, list):
+            errors += row
             continue
-        row = row_errors
         if row.label in existing_labels:
             errors.append(_error(line, "label", f"label {row.label!r} is already in the study"))
         elif row.label in seen:
@@ -67,6 +71,20 @@ def parse_participants_csv(
     if not rows:
         _fail("The CSV has a header but no participants.", [])
     return rows
+
+
+def _records(reader: Any) -> Iterator[tuple[int, list[str]]]:
+    """Each record with the line it starts on (a quoted cell may span lines)."""
+    start = reader.line_num + 1
+    while True:
+        try:
+            cells = next(reader)
+        except StopIteration:
+            return
+        except csv.Error as exc:
+            _fail(f"The CSV cannot be read from line {start}: {exc}.", [])
+        yield start, cells
+        start = reader.line_num + 1
 
 
 def _decode(raw: bytes) -> str:
@@ -85,7 +103,7 @@ def _read_header(header: list[str]) -> tuple[list[str], list[dict[str, Any]]]:
         if canonical in TYPED or canonical in ("label", "group"):
             name = canonical
         if not name:
-            errors.append(_error(1, None, "a column has no name"))
+            pass  # spreadsheets often save empty trailing columns; their cells must be empty
         elif name in columns:
             errors.append(_error(1, name, f"column {name!r} appears twice"))
         elif problem := attribute_problem(name):
@@ -104,10 +122,14 @@ def _read_row(
 ) -> ParticipantCreate | list[dict[str, Any]]:
     if len(cells) != len(columns):
         return [_error(line, None, f"{len(cells)} cells, but the header has {len(columns)}")]
-    values = {column: cell.strip() for column, cell in zip(columns, cells, strict=True)}
+    values: dict[str, str] = {}
+    for column, cell in zip(columns, cells, strict=True):
+        if not column and cell.strip():
+            return [_error(line, None, "a cell under a column with no name has a value")]
+        values[column] = cell.strip()
     attributes: dict[str, Any] = {}
     for column, value in values.items():
-        if column in ("label", "group") or not value:
+        if column in ("", "label", "group") or not value:
             continue
         if column == "diagnoses":
             attributes[column] = [v.strip() for v in value.split(LIST_SEPARATOR) if v.strip()]

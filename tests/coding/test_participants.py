@@ -111,6 +111,14 @@ def test_direct_identifier_attributes_are_refused_by_name(client, study, attribu
     assert repr(attribute) in error["msg"] and "direct identifier" in error["msg"]
 
 
+def test_ordinary_attribute_names_are_not_mistaken_for_identifiers(client, study):
+    attributes = {"smartphone_use": "daily", "telehealth": True, "address_changes_last_year": 0}
+    response = _add(client, study, attributes=attributes)
+    assert response.status_code == 422  # "address" inside a longer name is still refused
+    del attributes["address_changes_last_year"]
+    assert _add(client, study, attributes=attributes).status_code == 201
+
+
 def test_attribute_values_and_types_are_checked(client, study):
     for attributes in (
         {"age": "about fifty"},
@@ -264,11 +272,11 @@ def test_participant_without_documents_is_deleted_without_cascade(client, study,
 # --- CSV import ----------------------------------------------------------------------
 
 
-GOOD_CSV = (
-    "\ufefflabel,group,age,Gender,diagnoses,employment,years_experience\r\n"
-    'P10,lived_experience,41,female,"depression; anxiety",part-time,\r\n'
-    "P11,staff,38,male,,,12\r\n"
-    '#12,lived_experience,57,non-binary,psychosis,"retired, volunteering",\r\n'
+GOOD_CSV = (  # as a spreadsheet saves it: BOM, CRLF, quoting, an empty trailing column
+    "\ufefflabel,group,age,Gender,diagnoses,employment,years_experience,\r\n"
+    'P10,lived_experience,41,female,"depression; anxiety",part-time,,\r\n'
+    "P11,staff,38,male,,,12,\r\n"
+    '#12,lived_experience,57,non-binary,psychosis,"retired, volunteering",,\r\n'
 )
 
 
@@ -312,7 +320,9 @@ def test_csv_with_bad_rows_lists_each_and_stores_nothing(client, study, particip
         "someone@example.org,staff,30,male\n"  # line 7: label is an email
         "P23,staff\n"  # line 8: too few cells
         "\n"  # a blank line is skipped
-        "P24,staff,61,female\n"  # line 10: fine
+        'P24,staff,61,"female"\n'  # line 10: fine
+        'P25,staff,"6\n1",female\n'  # lines 11-12: one record, age not a number
+        "P26,staff,44,male\n"  # line 13: fine
     )
     response = client.post(
         f"{study.url}/participants/import",
@@ -333,6 +343,7 @@ def test_csv_with_bad_rows_lists_each_and_stores_nothing(client, study, particip
         (6, "label"),
         (7, None),
         (8, None),
+        (11, "age"),
     ]
     assert "already in the study" in errors[(3, "label")]
     assert "carers" in errors[(4, "group")]
@@ -351,6 +362,8 @@ def test_csv_header_problems_are_422(client, study):
         ("label,group,Date of birth\nP30,staff,x\n", "date of birth"),
         ("label,age\nP30,40\n", "no 'group' column"),
         ("label,group,age,age\nP30,staff,1,2\n", "appears twice"),
+        ("label,group,,\nP30,staff,,oops\n", "column with no name"),
+        ('label,group\nP30,"staff\n', "cannot be read from line 2"),
         ("", "empty"),
         ("label,group\n", "no participants"),
     ):
