@@ -22,6 +22,8 @@ from service.http.middleware import RequestContextMiddleware
 from service.http.problems import install_problem_handlers
 from service.logs import configure_logging
 from service.migrate import head_revision
+from service.recommendations.cds_router import router as cds_hooks_router
+from service.recommendations.router import router as recommendations_router
 
 DESCRIPTION = """\
 An open REST service for the **CIVIC** conceptual framework of social connectedness in
@@ -38,7 +40,12 @@ Recommendations are decision support for a clinician, not a diagnosis.
 """
 
 PROBLEM_REF = "#/components/schemas/Problem"
-API_ROUTERS: list[APIRouter] = [keys_router, frameworks_router, coding_router]
+API_ROUTERS: list[APIRouter] = [
+    keys_router,
+    frameworks_router,
+    coding_router,
+    recommendations_router,
+]
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -76,6 +83,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(RequestContextMiddleware)
 
     app.include_router(health_router)
+    app.include_router(cds_hooks_router)
     v1 = APIRouter(prefix="/v1")
     for router in API_ROUTERS:
         v1.include_router(router)
