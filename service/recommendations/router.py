@@ -152,7 +152,8 @@ def create(
         session=session,
         slug=assessment.framework,
         version=assessment.version,
-        loc=["body", "version"],
+        slug_loc=["body", "framework"],
+        version_loc=["body", "version"],
     )
     snapshot = recommendations_service.snapshot(session=session, cache=cache, framework=framework)
     plan = recommendations_service.recommend(snapshot=snapshot, assessment=assessment)
@@ -269,7 +270,8 @@ def create_from_questionnaire_response(
         session=session,
         slug=slug,
         version=version,
-        loc=["query", "version"] if framework else ["body", "questionnaire"],
+        slug_loc=["query", "framework"] if framework else ["body", "questionnaire"],
+        version_loc=["query", "version"] if framework else ["body", "questionnaire"],
     )
     snapshot = recommendations_service.snapshot(session=session, cache=cache, framework=found)
     try:

@@ -29,7 +29,7 @@ class HealthDataRoute(CivicRoute):
         handler = super().get_route_handler()
 
         async def route_handler(request: Request) -> Response:
-            if "idempotency-key" in request.headers:
+            if request.method == "POST" and "idempotency-key" in request.headers:
                 raise Unprocessable(
                     "Idempotency-Key is not accepted here: a recommendation changes nothing, "
                     "so retry without it (a stored replay would keep health data).",

@@ -93,6 +93,10 @@ def _get(session: Session, slug: str, version: str) -> Framework | None:
     ).first()
 
 
+def _get_any(session: Session, slug: str) -> UUID | None:
+    return session.scalars(select(Framework.id).where(Framework.slug == slug).limit(1)).first()
+
+
 def framework_at_path(*, session: Session, slug: str, version: str) -> Framework:
     """A version named in the URL: 404 when there is none."""
     framework = _get(session, slug, version)
@@ -118,11 +122,18 @@ def latest_published(*, session: Session, slug: str) -> Framework:
 
 
 def framework_for_assessment(
-    *, session: Session, slug: str, version: str, loc: list[str | int]
+    *,
+    session: Session,
+    slug: str,
+    version: str,
+    slug_loc: list[str | int],
+    version_loc: list[str | int],
 ) -> Framework:
-    """A published version named in a request body: 422 naming it otherwise (the
-    framework is part of the assessment, so a wrong one is an invalid assessment)."""
+    """A published version named in a request: 422 naming it otherwise (the framework
+    is part of the assessment, so a wrong one is an invalid assessment). The problem is
+    located at ``slug_loc`` when the framework has no version at all."""
     framework = _get(session, slug, version)
+    loc = version_loc
     if framework is None:
         versions = session.scalars(
             select(Framework.version)
@@ -130,6 +141,8 @@ def framework_for_assessment(
             .order_by(Framework.version)
         ).all()
         known = f"; published versions of {slug}: {', '.join(versions)}" if versions else ""
+        if not versions and _get_any(session, slug) is None:
+            loc = slug_loc
         msg = f"no framework version {slug}@{version}{known}"
         raise Unprocessable(
             f"There is no framework version {slug}@{version}.",

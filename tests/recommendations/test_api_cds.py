@@ -4,6 +4,7 @@ checked with the card rules of test_cds."""
 from __future__ import annotations
 
 import json
+import logging
 import uuid
 
 import pytest
@@ -11,6 +12,7 @@ from fhir.resources.R4B.careplan import CarePlan
 from sqlalchemy import select
 
 from service.audit.models import AuditEvent
+from service.logs import JsonFormatter
 from tests.recommendations.test_api_questionnaire import ASSESSMENT, answer
 from tests.recommendations.test_cds import assert_valid_card_response, assert_valid_discovery
 
@@ -146,9 +148,16 @@ def test_bad_hook_calls_are_refused(client, ehr, form):
     assert client.post(SERVICE, json=hook_request({"assessment": qr})).status_code == 401
 
 
-def test_cds_calls_are_audited_without_the_patient_or_the_plan(app, client, ehr, form):
+def test_cds_calls_are_audited_and_logged_without_the_patient_or_the_plan(
+    app, client, ehr, form, caplog
+):
+    caplog.set_level(logging.DEBUG)
     qr = answer(form, ASSESSMENT)
     assert client.post(SERVICE, json=hook_request({"assessment": qr}), headers=ehr).is_success
+    logged = "\n".join(JsonFormatter().format(r) for r in caplog.records)
+    assert "/cds-services/{service_id}" in logged
+    for word in ("pat-42", "Practitioner", "Stigma", "closeness", "story_sharing"):
+        assert word not in logged, word
     with app.state.sessionmaker() as session:
         [event] = session.scalars(select(AuditEvent)).all()
     assert event.principal_name == "test-ehr"

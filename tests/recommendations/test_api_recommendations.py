@@ -204,10 +204,10 @@ def test_unknown_fields_and_bad_levels_are_422(client, clinician):
 
 
 def test_unknown_framework_is_422_naming_it(client, clinician):
-    for slug, version in (("civic", "9"), ("nope", "1")):
+    for slug, version, field in (("civic", "9", "version"), ("nope", "1", "framework")):
         response = client.post(URL, json={"framework": slug, "version": version}, headers=clinician)
         [(loc, kind)] = errors_of(response)
-        assert (loc, kind) == (["body", "version"], "unknown_framework")
+        assert (loc, kind) == (["body", field], "unknown_framework")
         assert f"{slug}@{version}" in response.json()["errors"][0]["msg"]
 
 
