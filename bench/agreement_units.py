@@ -173,6 +173,7 @@ def random_texts(n_docs: int, length: int, seed: int = 7) -> list[str]:
         chars[gaps] = ord(" ")
         ends = gaps[rng.random(gaps.shape[0]) < 1 / 15]
         chars[np.maximum(ends - 1, 0)] = ord(".")
+        chars[np.minimum(ends + 1, length - 1)] = ord("T")  # capital after a full stop
         chars[ends[rng.random(ends.shape[0]) < 1 / 4]] = ord("\n")
         texts.append(chars.tobytes().decode("ascii"))
     return texts
