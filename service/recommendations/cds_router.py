@@ -215,6 +215,7 @@ def patient_view(
     careplan = plan_to_careplan(
         plan, subject_reference=f"Patient/{body.context.patientId}", base_url=base_url
     )
+    response = JSONResponse(cds.cards_for(plan, careplan=careplan, source_label=SOURCE_LABEL))
     recommendations_service.record(
         session=session,
         principal=principal,
@@ -224,4 +225,4 @@ def patient_view(
         output="cds_cards",
         hook_instance=body.hookInstance,
     )
-    return JSONResponse(cds.cards_for(plan, careplan=careplan, source_label=SOURCE_LABEL))
+    return response

@@ -99,6 +99,15 @@ def _answer(
     if evidence_study_id is not None:
         access = _study_access(evidence_study_id, session, principal)
         plan = evidence.add_evidence(session=session, access=access, snapshot=snapshot, plan=plan)
+    if output_format == "careplan":
+        careplan = plan_to_careplan(plan, subject_reference=None, base_url=_base_url(request))
+        response: Response = FhirResponse(careplan)
+    else:
+        # Serialised once here: letting FastAPI validate the plan against `Plan` again
+        # would double the cost of a request.
+        response = Response(plan.model_dump_json(), media_type="application/json")
+    # Last, so that on SQLite the write lock the audit row takes is held only until
+    # the commit that follows.
     recommendations_service.record(
         session=session,
         principal=principal,
@@ -108,12 +117,7 @@ def _answer(
         output="careplan" if output_format == "careplan" else "plan",
         evidence_study_id=evidence_study_id,
     )
-    if output_format == "careplan":
-        careplan = plan_to_careplan(plan, subject_reference=None, base_url=_base_url(request))
-        return FhirResponse(careplan)
-    # Serialised once here: letting FastAPI validate the plan against `Plan` again
-    # would double the cost of a request.
-    return Response(plan.model_dump_json(), media_type="application/json")
+    return response
 
 
 @router.post(
