@@ -1,9 +1,9 @@
 """Coded segments: who may see them (blind coding), checking them, and CRUD.
 
 Everything that reads segments filters with ``visible_segments_clause(access)``: the
-one place the blind-coding rule lives. Creating one segment and importing 100,000
-check rows with the same ``check_row`` against ``References`` loaded in one query per
-kind, so both report the same problems in the same words.
+one place the blind-coding rule lives. Creating one segment and importing 100,000 both
+check rows with ``check_row`` against ``References`` (loaded in one query per kind),
+so both apply the same rules and report problems in the same words.
 """
 
 from __future__ import annotations

@@ -63,6 +63,8 @@ def test_import_stores_every_row_and_returns_ids_in_order(
     assert response.status_code == 201, response.text
     result = response.json()
     assert (result["created"], result["documents"], len(result["ids"])) == (50, 1, 50)
+    assert {uuid.UUID(i).version for i in result["ids"]} == {4}
+    assert len(set(result["ids"])) == 50
     assert _stored(app, study) == 50
     for index in (0, 17, 49):
         stored = client.get(
@@ -172,11 +174,13 @@ def test_a_malformed_ndjson_line_is_reported_by_its_row(client, study, document,
     assert [error["loc"][:2] for error in response.json()["errors"]] == [["body", 1]]
 
 
-def test_more_than_the_row_limit_is_413(client, study):
-    body = b"{}\n" * (bulk_import.MAX_ROWS + 1)
-    response = _import(client, study, body, content_type=NDJSON)
+@pytest.mark.parametrize("content_type", [JSON, NDJSON], ids=["json", "ndjson"])
+def test_more_than_the_row_limit_is_413(client, study, content_type):
+    rows = [b"{}"] * (bulk_import.MAX_ROWS + 1)
+    body = b"[" + b",".join(rows) + b"]" if content_type is JSON else b"\n".join(rows)
+    response = _import(client, study, body, content_type=content_type)
     assert response.status_code == 413
-    assert "100,000" in response.json()["detail"]
+    assert response.json()["detail"].startswith("100,001 segments sent; at most 100,000")
 
 
 def test_who_may_import(client, study, document, coders):
