@@ -85,6 +85,18 @@ class FrameworkSnapshot:
                 return theme
         raise KeyError(key)
 
+    def in_tree_order(self) -> tuple[ThemeNode, ...]:
+        """Themes depth-first (1, 1.1, 1.2, 2, ...), siblings in display order."""
+        ordered: list[ThemeNode] = []
+
+        def walk(key: str | None) -> None:
+            for child in self.children(key):
+                ordered.append(child)
+                walk(child.key)
+
+        walk(None)
+        return tuple(ordered)
+
     def children(self, key: str | None) -> list[ThemeNode]:
         """Direct children of a theme (or the top level for None), in display order."""
         return sorted(

@@ -7,6 +7,7 @@ fixed number of queries whatever the size of the tree.
 
 from __future__ import annotations
 
+import dataclasses
 from uuid import UUID
 
 from sqlalchemy import select
@@ -27,7 +28,7 @@ def load_snapshot(*, session: Session, framework: Framework) -> domain.Framework
     derived_from = (
         session.get(Framework, framework.derived_from_id) if framework.derived_from_id else None
     )
-    return domain.FrameworkSnapshot(
+    snapshot = domain.FrameworkSnapshot(
         slug=framework.slug,
         version=framework.version,
         title=framework.title,
@@ -75,6 +76,9 @@ def load_snapshot(*, session: Session, framework: Framework) -> domain.Framework
             )
         ),
     )
+    # Depth-first order, so lists derived from the snapshot (diffs, exports) read
+    # like the tree: 1, 1.1, 1.2, 2, ...
+    return dataclasses.replace(snapshot, themes=snapshot.in_tree_order())
 
 
 def store_snapshot(
