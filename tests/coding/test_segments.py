@@ -321,6 +321,10 @@ def test_list_filters_and_pages_in_document_order(client, study, document, coder
         f"{study.url}/segments", params={"cursor": "nonsense"}, headers=study.viewer.headers
     )
     assert bad.status_code == 400
+    nul = client.get(
+        f"{study.url}/segments", params={"theme_code": "1\x00"}, headers=study.viewer.headers
+    )
+    assert nul.status_code == 422
 
 
 def test_list_issues_a_bounded_number_of_queries(client, study, document, coders, app):

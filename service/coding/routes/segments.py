@@ -94,7 +94,14 @@ def list_segments(
     page: PageDep,
     document_id: UUID | None = None,
     theme_id: UUID | None = None,
-    theme_code: Annotated[str | None, Query(description="A theme's code, e.g. `1.2`.")] = None,
+    theme_code: Annotated[
+        str | None,
+        Query(
+            max_length=32,
+            pattern=r"^[^\x00]+$",
+            description="A theme's code, e.g. `1.2` (in any version the study codes against).",
+        ),
+    ] = None,
     coder_id: UUID | None = None,
     pass_id: UUID | None = None,
     negative_case: Annotated[bool | None, Query(description="Only negative cases.")] = None,
