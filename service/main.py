@@ -10,6 +10,7 @@ from fastapi import APIRouter, FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 
 from service import models  # noqa: F401  (registers every table on the metadata)
+from service.agreement.router import router as agreement_router
 from service.auth.router import router as keys_router
 from service.coding.router import router as coding_router
 from service.config import Settings, get_settings
@@ -45,6 +46,7 @@ API_ROUTERS: list[APIRouter] = [
     frameworks_router,
     coding_router,
     recommendations_router,
+    agreement_router,
 ]
 
 
