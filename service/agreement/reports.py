@@ -12,6 +12,7 @@ import json
 from typing import Any
 from uuid import UUID
 
+from pydantic import ValidationError
 from sqlalchemy import select
 from sqlmodel import Session
 
@@ -142,6 +143,8 @@ def verify(*, session: Session, access: StudyAccess, report: AgreementReport) ->
         )
     except Unprocessable as exc:  # e.g. a document or coder has been deleted since
         problem = exc.detail
+    except ValidationError as exc:  # parameters stored by an older version of the service
+        problem = f"The stored parameters are no longer valid: {exc.errors()[0]['msg']}"
     current_hash = None if current is None else current["data_hash"]
     results_match = None
     if current is not None:

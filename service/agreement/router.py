@@ -349,7 +349,8 @@ def create_report(
     """Compute agreement as `GET /agreement` does, with `parameters` as its query
     parameters (plural names, JSON lists; a group is a list of ids), and keep the
     result with the exact parameters, data hash, framework version, who and when.
-    Owners and coders (owners only while blind coding is hidden)."""
+    The per-cell table is kept too; send `parameters.cells: false` to keep a report on
+    a large study small. Owners and coders (owners only while blind coding is hidden)."""
     report = reports_service.create(session=session, access=access, body=body)
     location = f"{request.url.path}/{report.id}"
     resource = reports_service.public(report)

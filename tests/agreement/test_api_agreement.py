@@ -175,6 +175,14 @@ def test_a_coder_group_codes_what_any_member_coded(client, coded):
         assert body["overall"]["pooled"]["cohen_kappa"]["value"] == pytest.approx(7 / 22)
         assert body["parameters"]["coders"] == [[a], [b, c]]
         assert [m["name"] for m in body["coders"][1]["coders"]] == ["B", "C"]
+    # Groups work with the segment unit too: B and C's touching segments form one run.
+    segments = coded.agreement(client, [a, f"{b}+{c}"], theme="1.2", unit="segment").json()
+    assert segments["cells"][0]["table"] == {
+        "both": 0,
+        "first_only": 1,
+        "second_only": 1,
+        "neither": 0,
+    }
 
 
 def test_three_coders_default_to_alpha_and_fleiss_with_pattern_counts(client, coded):
@@ -290,3 +298,38 @@ def test_viewers_may_read_agreement_and_outsiders_get_404(client, nvivo):
     assert study.agreement(client, [nvivo.a, nvivo.b], headers=study.outsider).status_code == 404
     no_key = client.get(f"{study.url}/agreement", params={"coder": [nvivo.a, nvivo.b]})
     assert no_key.status_code == 401
+
+
+def test_queries_do_not_grow_with_documents_or_segments(client, app, coded):
+    from sqlalchemy import event
+
+    a, b = coded.coder("A"), coded.coder("B")
+
+    def add_documents(n):
+        for _ in range(n):
+            document = coded.document("Alpha beta. Gamma delta.\nEpsilon.\n" * 20)
+            for k in range(10):
+                coded.segment(document, "1", a, 30 * k, 30 * k + 20)
+                coded.segment(document, "2", b, 30 * k + 5, 30 * k + 25)
+
+    def statements(unit):
+        seen = []
+
+        def count(conn, cursor, statement, *args):
+            seen.append(statement)
+
+        event.listen(app.state.engine, "before_cursor_execute", count)
+        try:
+            assert coded.agreement(client, [a, b], unit=unit).status_code == 200
+        finally:
+            event.remove(app.state.engine, "before_cursor_execute", count)
+        return [s for s in seen if "segments" in s.lower()], len(seen)
+
+    add_documents(1)
+    statements("character")  # the key's first use also records last_used_at
+    small_segments, small = statements("character")
+    add_documents(4)
+    large_segments, large = statements("character")
+    assert large == small and len(large_segments) == len(small_segments) == 1
+    _, with_text = statements("word")
+    assert with_text == large + 1  # the texts, in one more query
