@@ -3,8 +3,8 @@
 A key is scoped to the caller (a hash of its credentials), so two clients never see
 each other's responses. A claim is stored before the request runs; a concurrent retry
 while it runs gets 409, and a failure releases the claim so the client may retry.
-It is an ASGI middleware so that the response is recorded only after the request's
-own transaction has committed.
+The route claims the key (it knows whether its responses may be kept); the ASGI
+middleware records the response only after the request's own transaction committed.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from uuid import UUID, uuid4
 
-from fastapi import Response
+from fastapi import Request, Response
 from sqlalchemy import LargeBinary, UniqueConstraint, delete, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import sessionmaker
@@ -24,7 +24,7 @@ from starlette.datastructures import Headers
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from service.db import UTCDateTime, utcnow
-from service.errors import Conflict, PayloadTooLarge, ServiceError, Unprocessable
+from service.errors import Conflict, Unprocessable
 
 REPLAYED_HEADERS = ("content-type", "location", "etag")
 MAX_KEY_LENGTH = 200
@@ -124,57 +124,35 @@ class IdempotencyStore:
             session.commit()
 
 
+async def claim_for_request(request: Request, key: str) -> Response | None:
+    """Claim the key for this request (called by the route, which knows the body and
+    that it may keep a replay). Returns the stored response of a repeated request."""
+    store = IdempotencyStore(request.app.state.sessionmaker)
+    claim = await run_in_threadpool(
+        store.claim,
+        key=key,
+        authorization=request.headers.get("authorization", ""),
+        method=request.method,
+        path=request.url.path,
+        body=await request.body(),
+    )
+    if claim.replay is not None:
+        return claim.replay
+    request.state.idempotency_claim = claim
+    return None
+
+
 class IdempotencyMiddleware:
-    """Applies to POSTs under /v1 that carry an ``Idempotency-Key`` header."""
+    """Records the response of a request whose route claimed an idempotency key, after
+    the route's own transaction has committed; releases the claim on failure."""
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        headers = Headers(scope=scope) if scope["type"] == "http" else None
-        key = headers.get("idempotency-key") if headers else None
-        if not key or scope["method"] != "POST" or not scope["path"].startswith("/v1/"):
+        if scope["type"] != "http" or scope["method"] != "POST":
             await self.app(scope, receive, send)
             return
-        from service.http.problems import problem_response  # avoids an import cycle
-
-        fastapi_app = scope["app"]
-        try:
-            body = await _read_all(receive, fastapi_app.state.settings.max_upload_bytes)
-            store = IdempotencyStore(fastapi_app.state.sessionmaker)
-            claim = await run_in_threadpool(
-                store.claim,
-                key=key,
-                authorization=headers.get("authorization", ""),
-                method="POST",
-                path=scope["path"],
-                body=body,
-            )
-        except ServiceError as exc:
-            response = problem_response(
-                None,
-                exc.status,
-                detail=exc.detail,
-                title=exc.title,
-                slug=exc.slug,
-                instance=scope["path"],
-                request_id=scope.get("state", {}).get("request_id"),
-            )
-            await response(scope, receive, send)
-            return
-        if claim.replay is not None:
-            await claim.replay(scope, receive, send)
-            return
-
-        replayed = False
-
-        async def replay_body() -> Message:
-            nonlocal replayed
-            if replayed:
-                return await receive()
-            replayed = True
-            return {"type": "http.request", "body": body, "more_body": False}
-
         status, response_headers, chunks = 500, Headers(), []
 
         async def capture(message: Message) -> None:
@@ -186,22 +164,19 @@ class IdempotencyMiddleware:
                 chunks.append(message.get("body", b""))
             await send(message)
 
+        def claim() -> Claim | None:
+            return scope.get("state", {}).get("idempotency_claim")
+
         try:
-            await self.app(scope, replay_body, capture)
+            await self.app(scope, receive, capture)
         except BaseException:
-            await run_in_threadpool(store.release, claim)
+            if (pending := claim()) is not None:
+                await run_in_threadpool(_store(scope).release, pending)
             raise
-        await run_in_threadpool(store.record, claim, status, response_headers, b"".join(chunks))
+        if (pending := claim()) is not None:
+            body = b"".join(chunks)
+            await run_in_threadpool(_store(scope).record, pending, status, response_headers, body)
 
 
-async def _read_all(receive: Receive, limit: int) -> bytes:
-    chunks, size = [], 0
-    while True:
-        message = await receive()
-        chunk = message.get("body", b"")
-        size += len(chunk)
-        if size > limit:
-            raise PayloadTooLarge(f"The body exceeds the limit of {limit} bytes.")
-        chunks.append(chunk)
-        if not message.get("more_body", False):
-            return b"".join(chunks)
+def _store(scope: Scope) -> IdempotencyStore:
+    return IdempotencyStore(scope["app"].state.sessionmaker)

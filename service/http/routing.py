@@ -1,8 +1,8 @@
 """The route class every router uses.
 
 It enforces, before FastAPI parses a body: the body-size limit (413) and the accepted
-content types (415). It also documents ``Idempotency-Key`` on every POST (the
-middleware in ``idempotency`` does the work).
+content types (415); and it makes POSTs retry-safe with ``Idempotency-Key`` (a replay
+is answered before any dependency runs; ``idempotency`` records the first response).
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ from fastapi import Request, Response
 from fastapi.routing import APIRoute
 
 from service.errors import PayloadTooLarge, UnsupportedMediaType
+from service.http import idempotency
 
 JSON_TYPES = ("application/json",)
 BODY_METHODS = {"POST", "PUT", "PATCH"}
@@ -39,9 +40,14 @@ def upload(*media_types: str, description: str = "") -> dict[str, Any]:
 
 
 class CivicRoute(APIRoute):
+    #: Whether a POST sent with Idempotency-Key keeps its response for replay. Routes
+    #: that change nothing and answer with health data turn it off: a retry simply runs
+    #: again, and nothing of the answer is stored.
+    keeps_replays = True
+
     def __init__(self, path: str, endpoint: Any, **kwargs: Any) -> None:
         methods = {m.upper() for m in kwargs.get("methods") or ()}
-        if "POST" in methods:
+        if "POST" in methods and self.keeps_replays:
             extra = dict(kwargs.get("openapi_extra") or {})
             extra["parameters"] = [*extra.get("parameters", []), IDEMPOTENCY_HEADER_DOC]
             kwargs["openapi_extra"] = extra
@@ -67,6 +73,11 @@ class CivicRoute(APIRoute):
                 body = await _read_body(request, limit)
                 if body and accepted is not None:
                     _check_media_type(request, accepted)
+            key = request.headers.get("idempotency-key")
+            if key and request.method == "POST" and self.keeps_replays:
+                replay = await idempotency.claim_for_request(request, key)
+                if replay is not None:
+                    return replay
             return await handler(request)
 
         return route_handler

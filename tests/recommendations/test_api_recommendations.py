@@ -320,11 +320,13 @@ def test_no_assessment_content_reaches_the_logs(client, clinician, caplog):
         assert word not in logged, word
 
 
-def test_idempotency_keys_are_refused_so_no_plan_is_kept(app, client, clinician):
-    response = client.post(
-        URL, json=body(needs={"1": 3}), headers={**clinician, "Idempotency-Key": "k-1"}
-    )
-    assert errors_of(response) == [(["header", "Idempotency-Key"], "not_accepted")]
+def test_retries_with_an_idempotency_key_recompute_and_keep_no_plan(app, client, clinician):
+    headers = {**clinician, "Idempotency-Key": "k-1"}
+    first = client.post(URL, json=body(needs={"1": 3}), headers=headers)
+    again = client.post(URL, json=body(needs={"1": 3}), headers=headers)
+    assert first.status_code == again.status_code == 200
+    assert first.content == again.content
+    assert "idempotent-replayed" not in again.headers
     with app.state.sessionmaker() as session:
         assert session.scalar(select(func.count()).select_from(IdempotencyRecord)) == 0
-    assert audit_rows(app) == []
+    assert len(audit_rows(app)) == 2
