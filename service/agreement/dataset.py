@@ -20,11 +20,10 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass
-from itertools import repeat
 from uuid import UUID
 
 import numpy as np
-from sqlalchemy import String, cast, select
+from sqlalchemy import String, case, cast, literal, select
 from sqlmodel import Session
 
 from service.agreement.schemas import AgreementRequest
@@ -54,7 +53,6 @@ class ThemeRow:
     code: str
     label: str
     parent_id: UUID | None
-    key: str  # the id as the database writes it as text
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,14 +62,13 @@ class DocumentRow:
     length: int
     content_hash: str
     interview_order: int | None
-    key: str
+    key: str  # the id as the database writes it as text
 
 
 @dataclass(frozen=True, slots=True)
 class CoderRow:
     id: UUID
     name: str
-    key: str
 
 
 @dataclass(frozen=True, slots=True, eq=False)
@@ -179,11 +176,9 @@ QUERY = Where()
 
 def _columns(session: Session, study_id: UUID, coders: list, where: Where) -> list[list[CoderRow]]:
     rows = {
-        cid: CoderRow(cid, name, key)
-        for cid, name, key in session.execute(
-            select(Coder.id, Coder.name, cast(Coder.id, String).label("id_text")).where(
-                Coder.study_id == study_id
-            )
+        cid: CoderRow(cid, name)
+        for cid, name in session.execute(
+            select(Coder.id, Coder.name).where(Coder.study_id == study_id)
         ).all()
     }
     if len(coders) < 2:
@@ -255,7 +250,6 @@ def _themes(
                 Theme.code,
                 Theme.label,
                 Theme.parent_id,
-                cast(Theme.id, String).label("id_text"),
             )
             .where(Theme.framework_id == framework_id)
             .order_by(Theme.order, Theme.code)
@@ -324,12 +318,26 @@ def _check_blind_passes(
         raise Forbidden(BLIND_MESSAGE)
 
 
+def _position(column, positions: dict[UUID, int]):
+    """The position of the row's id in ``positions`` (-1 elsewhere), computed by the
+    database: a CASE over a few dozen ids costs it less than writing each id as text."""
+    if not positions:
+        return literal(-1)
+    return case(positions, value=column, else_=-1)
+
+
 def _segments(
-    session: Session, access: StudyAccess, coder_ids, passes, *, with_pass: bool
+    session: Session,
+    access: StudyAccess,
+    coders: dict[UUID, int],
+    themes: dict[UUID, int],
+    passes: list[UUID] | None,
+    *,
+    with_pass: bool,
 ) -> tuple[tuple, ...]:
-    """Every segment of the coders (in the passes) as columns, from ONE query: ids,
-    document ids, theme ids, coder ids, pass ids (only when asked: otherwise empty),
-    starts and ends.
+    """Every segment of the coders (in the passes) as columns, from ONE query: ids and
+    document ids (as text), theme and coder positions, starts, ends, and pass ids (as
+    text, only when asked: otherwise empty).
 
     Ids come back as the database writes them as text: building 200,000 UUID objects
     (and hashing them in dict lookups) would cost more than the whole computation.
@@ -337,15 +345,15 @@ def _segments(
     columns = [
         cast(Segment.id, String).label("id_text"),
         cast(Segment.document_id, String).label("document_id_text"),
-        cast(Segment.theme_id, String).label("theme_id_text"),
-        cast(Segment.coder_id, String).label("coder_id_text"),
+        _position(Segment.theme_id, themes).label("theme_position"),
+        _position(Segment.coder_id, coders).label("coder_position"),
         Segment.start,
         Segment.end,
     ]
     if with_pass:
         columns.append(cast(Segment.pass_id, String).label("pass_id_text"))
     statement = select(*columns).where(
-        visible_segments_clause(access), Segment.coder_id.in_(coder_ids)
+        visible_segments_clause(access), Segment.coder_id.in_(list(coders))
     )
     if passes is not None:
         statement = statement.where(Segment.pass_id.in_(passes))
@@ -415,25 +423,29 @@ def load(
     column_ids = {c.id: i for i, column in enumerate(columns) for c in column}
     coder_ids = {c.id: i for i, c in enumerate(coder_rows)}
     _check_blind_passes(session, access, list(column_ids), request, hidden_passes)
-    ids, doc_ids, theme_ids, coder_texts, starts, ends, pass_ids = _segments(
-        session, access, list(column_ids), request.passes, with_pass=bool(hidden_passes)
+    ids, doc_ids, theme_positions, coder_positions, starts, ends, pass_ids = _segments(
+        session,
+        access,
+        coder_ids,
+        {t.id: i for i, t in enumerate(all_themes)},
+        request.passes,
+        with_pass=bool(hidden_passes),
     )
-    # Lookups keyed by the database's own text form of each id.
+    # Documents are looked up by the database's own text form of their ids.
     doc_index = {d.key: i for i, d in enumerate(documents)}
-    theme_index = {t.key: i for i, t in enumerate(all_themes)}
-    column_of = {c.key: column_ids[c.id] for c in coder_rows}
-    coder_of = {c.key: coder_ids[c.id] for c in coder_rows}
     used_hidden = {hidden_passes[p] for p in set(pass_ids) if p in hidden_passes}
     blind_passes = used_hidden | set(hidden_passes.values()).intersection(request.passes or ())
 
     n = len(ids)
+    coder = np.fromiter(coder_positions, np.int64, n)
+    column_of_coder = np.array([column_ids[c.id] for c in coder_rows], dtype=np.int64)
     spans = Spans(
         id_bytes(ids),
         np.fromiter(map(doc_index.__getitem__, doc_ids), np.int64, n),
         # Themes of another framework version (another pass's) are not compared: -1.
-        np.fromiter(map(theme_index.get, theme_ids, repeat(-1, n)), np.int64, n),
-        np.fromiter(map(column_of.__getitem__, coder_texts), np.int64, n),
-        np.fromiter(map(coder_of.__getitem__, coder_texts), np.int64, n),
+        np.fromiter(theme_positions, np.int64, n),
+        column_of_coder[coder],
+        coder,
         np.fromiter(starts, np.int64, n),
         np.fromiter(ends, np.int64, n),
     )

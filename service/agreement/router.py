@@ -168,7 +168,9 @@ def _wants_csv(request: Request, format: str | None) -> bool:
 def _json(content: Any, status_code: int = 200, headers: dict[str, str] | None = None) -> Response:
     # Serialised directly: a large study has tens of thousands of cells, and the
     # figures never hold NaN (allow_nan=False makes sure).
-    body = json.dumps(content, allow_nan=False, separators=(",", ":")).encode()
+    body = json.dumps(
+        content, allow_nan=False, check_circular=False, separators=(",", ":")
+    ).encode()
     return Response(body, status_code=status_code, headers=headers, media_type="application/json")
 
 

@@ -373,14 +373,13 @@ def _cells(data: StudyData, tables: UnitTables, aggregates: agg.Aggregates) -> l
     for statistic, figures in aggregates.cells.items():
         values = [None if v != v else v for v in figures.values.tolist()]  # NaN -> None
         bands = _band_dicts(statistic, figures.values)
-        as_one = set(np.flatnonzero(figures.as_one).tolist())
-        figures_by_statistic[statistic] = [
+        column = [
             {"value": value, "reason": reason, "bands": band}
-            | ({"convention": agg.NO_VARIATION_AS_ONE} if i in as_one else {})
-            for i, (value, reason, band) in enumerate(
-                zip(values, figures.reasons.tolist(), bands, strict=True)
-            )
+            for value, reason, band in zip(values, figures.reasons.tolist(), bands, strict=True)
         ]
+        for i in np.flatnonzero(figures.as_one).tolist():
+            column[i]["convention"] = agg.NO_VARIATION_AS_ONE
+        figures_by_statistic[statistic] = column
     if len(data.columns) == 2:
         table = tables.two_by_two().reshape(-1, 4).tolist()
         counts = [

@@ -4,6 +4,8 @@ import numpy as np
 import pytest
 
 from service.agreement.disagreements import disagreement_spans
+from service.agreement.schemas import DisagreementPublic
+from service.http.pagination import Page
 
 TEXT = "We walk on Thursdays. The dog gets me out. People judge me, so I stay in."
 
@@ -48,6 +50,7 @@ def test_disagreements_are_quoted_attributed_and_in_meeting_order(client, meetin
     )
     assert response.status_code == 200, response.text
     page = response.json()
+    Page[DisagreementPublic].model_validate(page)  # the documented shape
     assert page["next_cursor"] is None
     items = page["items"]
     summary = [(i["document_title"], i["theme_code"], i["start"], i["end"]) for i in items]
