@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from typing import Annotated
 
@@ -11,6 +11,7 @@ from sqlalchemy import DateTime, Engine, TypeDecorator, create_engine, event
 from sqlalchemy.orm import sessionmaker
 from sqlalchemy.pool import NullPool
 from sqlmodel import Session, SQLModel
+from starlette.concurrency import run_in_threadpool
 
 from service.config import Settings
 
@@ -89,18 +90,30 @@ def make_sessionmaker(engine: Engine) -> sessionmaker[Session]:
     return sessionmaker(engine, class_=Session, expire_on_commit=False, autoflush=False)
 
 
-def get_session(request: Request) -> Iterator[Session]:
+async def get_session(request: Request) -> AsyncIterator[Session]:
     """One transaction per request: services flush, this commits once before the
-    response is sent (the dependency has function scope), and rolls back on any error."""
+    response is sent (the dependency has function scope), and rolls back on any error.
+
+    Creating a Session does no I/O, so it happens on the event loop; only the commit
+    and close, which do, go to the thread pool: in one hop.
+    """
     session = request.app.state.sessionmaker()
+    failed = False
     try:
         yield session
-        session.commit()
     except BaseException:
-        session.rollback()
+        failed = True
         raise
     finally:
-        session.close()
+        await run_in_threadpool(_end_transaction, session, commit=not failed)
+
+
+def _end_transaction(session: Session, *, commit: bool) -> None:
+    try:
+        if commit:
+            session.commit()  # a failure here propagates and becomes the response
+    finally:
+        session.close()  # rolls back whatever was not committed
 
 
 SessionDep = Annotated[Session, Depends(get_session, scope="function")]
