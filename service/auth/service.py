@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from uuid import UUID
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlmodel import Session
 
 from service.auth.models import ApiKey, Principal, Role
@@ -67,20 +67,19 @@ def create_key(
 
 
 def authenticate(*, session: Session, key: str) -> CurrentPrincipal | None:
+    # Runs on every request: plain columns and a conditional UPDATE, no ORM objects.
     row = session.execute(
-        select(ApiKey, Principal)
+        select(ApiKey.id, ApiKey.last_used_at, Principal.id, Principal.name, Principal.role)
         .join(Principal, Principal.id == ApiKey.principal_id)
         .where(ApiKey.key_hash == hash_key(key), ApiKey.revoked_at.is_(None))
     ).first()
     if row is None:
         return None
-    api_key, principal = row
+    key_id, last_used_at, principal_id, name, role = row
     now = utcnow()
-    if api_key.last_used_at is None or now - api_key.last_used_at > LAST_USED_RESOLUTION:
-        api_key.last_used_at = now
-    return CurrentPrincipal(
-        id=principal.id, name=principal.name, role=Role(principal.role), key_id=api_key.id
-    )
+    if last_used_at is None or now - last_used_at > LAST_USED_RESOLUTION:
+        session.execute(update(ApiKey).where(ApiKey.id == key_id).values(last_used_at=now))
+    return CurrentPrincipal(id=principal_id, name=name, role=Role(role), key_id=key_id)
 
 
 def list_keys(
