@@ -2,6 +2,18 @@
 
     .venv/bin/python bench/recommendations_latency.py           # full run, writes the JSON
     .venv/bin/python bench/recommendations_latency.py --quick   # short run, prints only
+    .venv/bin/python bench/recommendations_latency.py --workers 1
+
+Two ways of loading the server, both with 32 concurrent clients:
+
+* open loop (what the latency target is read against): the 32 clients together send
+  at a fixed offered rate, each on a Poisson schedule, as independent EHR sessions and
+  apps do. Latency is measured from each request's *scheduled* start, so a slow
+  server cannot hide its queueing by delaying the next send (no coordinated
+  omission). Several offered rates are measured; the report names the highest rate
+  at which the recommendation p99 stays under the target.
+* closed loop (what saturation looks like): the 32 clients send back to back, so
+  latency is mostly queueing behind the other 31 and throughput is the ceiling.
 
 The real app runs under uvicorn on 127.0.0.1 (a free port) on an SQLite file in a
 temporary directory, migrated and seeded with the built-in CIVIC frameworks; a
@@ -49,6 +61,10 @@ FULL = {"clients": 32, "requests": 3000, "seconds": 30.0, "rounds": 5, "warmup":
         "single_client_requests": 300}  # fmt: skip
 QUICK = {"clients": 32, "requests": 600, "seconds": 10.0, "rounds": 2, "warmup": 100,
          "single_client_requests": 100}  # fmt: skip
+# Offered rates (requests per second, all 32 clients together) and seconds per rate.
+OPEN_LOOP = {"rates": [25, 50, 100, 150, 200], "seconds": 15.0, "rounds": 3}
+OPEN_LOOP_QUICK = {"rates": [50, 100], "seconds": 5.0, "rounds": 1}
+TARGET_P99_MS = 20.0
 DOMAINS = ["1", "1.1", "1.2", "2", "2.1", "3", "4", "4.1", "4.2", "5", "5.1", "5.2", "7", "7.1"]
 ASSESSMENTS = [
     {"framework": "civic", "version": "2", "needs": dict.fromkeys(DOMAINS, "high")},
@@ -89,11 +105,12 @@ def prepare_database(url: str) -> str:
 
 
 @contextlib.contextmanager
-def server(url: str, port: int):
+def server(url: str, port: int, workers: int):
     env = {**os.environ, "CIVIC_DATABASE_URL": url, "CIVIC_LOG_LEVEL": "WARNING"}
     command = [
         sys.executable, "-m", "uvicorn", "service.main:create_app", "--factory",
         "--host", "127.0.0.1", "--port", str(port), "--no-access-log", "--log-level", "warning",
+        "--workers", str(workers),
     ]  # fmt: skip
     process = subprocess.Popen(command, cwd=ROOT, env=env)
     try:
@@ -145,8 +162,11 @@ async def measure(base: str, key: str, target: str, cfg: dict, n: int) -> dict:
 
     started = time.perf_counter()
     await asyncio.gather(*(client(w) for w in range(cfg["clients"])))
-    wall = time.perf_counter() - started
-    latencies.sort()
+    return _percentiles(latencies, time.perf_counter() - started)
+
+
+def _percentiles(latencies: list[float], wall: float) -> dict:
+    latencies = sorted(latencies)
     return {
         "requests": len(latencies),
         "p50_ms": round(1000 * latencies[len(latencies) // 2], 2),
@@ -154,6 +174,75 @@ async def measure(base: str, key: str, target: str, cfg: dict, n: int) -> dict:
         "max_ms": round(1000 * latencies[-1], 2),
         "throughput_rps": round(len(latencies) / wall, 1),
     }
+
+
+async def measure_open_loop(
+    base: str, key: str, target: str, *, clients: int, rate: float, seconds: float, seed: int
+) -> dict:
+    """``clients`` concurrent clients sending, together, ``rate`` requests per second on
+    Poisson schedules for ``seconds``. Latency counts from the scheduled start."""
+    import random
+
+    headers = {"Authorization": f"Bearer {key}"}
+    latencies: list[float] = []
+    start = time.perf_counter() + 0.2
+
+    async def client(worker: int) -> None:
+        rng = random.Random(seed * 1000 + worker)
+        limits = httpx.Limits(max_connections=1, max_keepalive_connections=1)
+        async with httpx.AsyncClient(
+            base_url=base, headers=headers, limits=limits, timeout=60.0
+        ) as http:
+            scheduled, i = start + rng.expovariate(rate / clients), 0
+            while scheduled < start + seconds:
+                delay = scheduled - time.perf_counter()
+                if delay > 0:
+                    await asyncio.sleep(delay)
+                if target == "me":
+                    response = await http.get("/v1/me")
+                else:
+                    body = ASSESSMENTS[(i + worker) % len(ASSESSMENTS)]
+                    response = await http.post("/v1/recommendations", json=body)
+                if response.status_code != 200:
+                    raise RuntimeError(f"{target}: {response.status_code} {response.text[:200]}")
+                latencies.append(time.perf_counter() - scheduled)
+                scheduled += rng.expovariate(rate / clients)
+                i += 1
+
+    await asyncio.gather(*(client(w) for w in range(clients)))
+    return _percentiles(latencies, seconds)
+
+
+async def run_open_loop(base: str, key: str, cfg: dict, open_cfg: dict) -> dict:
+    by_rate = {}
+    for rate in open_cfg["rates"]:
+        rounds = []
+        for r in range(open_cfg["rounds"]):
+            row = {
+                target: await measure_open_loop(
+                    base,
+                    key,
+                    target,
+                    clients=cfg["clients"],
+                    rate=rate,
+                    seconds=open_cfg["seconds"],
+                    seed=r,
+                )
+                for target in ("me", "recommend")
+            }
+            rounds.append(row)
+        median = {
+            target: {
+                stat: statistics.median(r[target][stat] for r in rounds)
+                for stat in ("p50_ms", "p99_ms", "max_ms", "throughput_rps")
+            }
+            for target in ("me", "recommend")
+        }
+        by_rate[str(rate)] = {"rounds": rounds, "median": median}
+        print(f"open loop {rate} req/s: " + json.dumps(median), flush=True)
+    meeting = [int(rate) for rate, row in by_rate.items()
+               if row["median"]["recommend"]["p99_ms"] < TARGET_P99_MS]  # fmt: skip
+    return {"by_offered_rate": by_rate, "highest_rate_meeting_target": max(meeting, default=None)}
 
 
 async def run(base: str, key: str, cfg: dict) -> dict:
@@ -185,17 +274,21 @@ async def run(base: str, key: str, cfg: dict) -> dict:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="short run; print, do not write")
+    parser.add_argument("--workers", type=int, default=2, help="uvicorn workers (default 2)")
     args = parser.parse_args()
     cfg = QUICK if args.quick else FULL
+    open_cfg = OPEN_LOOP_QUICK if args.quick else OPEN_LOOP
     load_at_start = os.getloadavg()  # the cores are shared: say how busy they were
     with tempfile.TemporaryDirectory(prefix="civic-bench-") as tmp:
         url = f"sqlite:///{Path(tmp) / 'civic.db'}"
         key = prepare_database(url)
         port = free_port()
-        with server(url, port):
-            result = asyncio.run(run(f"http://127.0.0.1:{port}", key, cfg))
-    target_ms = 20.0
-    p99 = result["median"]["recommend"]["p99_ms"]
+        with server(url, port, args.workers):
+            base = f"http://127.0.0.1:{port}"
+            result = asyncio.run(run(base, key, cfg))
+            open_loop = asyncio.run(run_open_loop(base, key, cfg, open_cfg))
+    target_ms = TARGET_P99_MS
+    best_rate = open_loop["highest_rate_meeting_target"]
     report = {
         "command": "bench/recommendations_latency.py" + (" --quick" if args.quick else ""),
         "mode": "quick" if args.quick else "full",
@@ -204,23 +297,31 @@ def main() -> None:
             "processor": platform.machine(),
             "cpus": os.cpu_count(),
         },
-        "config": cfg,
-        "server": "uvicorn, 1 worker, SQLite (WAL), client and server on the same machine",
+        "config": {**cfg, "open_loop": open_cfg},
+        "server": f"uvicorn, {args.workers} worker(s), SQLite (WAL); the load generator "
+        "(httpx, asyncio) runs on the same 2 cores",
         "endpoints": {
-            "me": "GET /v1/me (authenticated baseline), 32 concurrent clients",
-            "recommend": "POST /v1/recommendations (3 CIVIC v2 assessments in rotation), "
-            "32 concurrent clients",
-            "*_1_client": "the same with one client: the time a request itself takes",
+            "me": "GET /v1/me (authenticated baseline: key lookup, one row, commit)",
+            "recommend": "POST /v1/recommendations (3 CIVIC v2 assessments in rotation)",
+            "*_1_client": "closed loop with one client: the time a request itself takes",
         },
         "load_average": {"start": load_at_start, "end": os.getloadavg()},
-        **result,
-        "recommend_minus_me_p50_ms": round(
-            result["median"]["recommend"]["p50_ms"] - result["median"]["me"]["p50_ms"], 2
+        "closed_loop": result,
+        "open_loop": open_loop,
+        "recommend_over_me_p50_ratio_1_client": round(
+            result["median"]["recommend_1_client"]["p50_ms"]
+            / result["median"]["me_1_client"]["p50_ms"],
+            2,
         ),
-        "target": {"p99_ms": target_ms, "met": p99 < target_ms},
+        "target": {
+            "p99_ms": target_ms,
+            "read_against": "open loop, 32 concurrent clients",
+            "highest_offered_rate_meeting_it": best_rate,
+            "closed_loop_p99_ms": result["median"]["recommend"]["p99_ms"],
+        },
     }
-    print(json.dumps(report["median"], indent=2))
-    print(f"recommend p99 {p99} ms; target {target_ms} ms met: {p99 < target_ms}")
+    print(json.dumps(report["closed_loop"]["median"], indent=2))
+    print(f"open loop: recommendation p99 < {target_ms} ms up to {best_rate} req/s offered")
     if not args.quick:
         RESULTS.parent.mkdir(parents=True, exist_ok=True)
         RESULTS.write_text(json.dumps(report, indent=2) + "\n")
