@@ -223,6 +223,47 @@ def list_adjudications(
         statement = statement.where(Adjudication.document_id == document_id)
     if theme_id is not None:
         statement = statement.where(Adjudication.theme_id == theme_id)
-    return paginate(
+    hidden = set() if access.is_owner else _hidden_passes(session, study.id)
+    if hidden:  # decisions recorded in a pass other members may not see yet
+        statement = statement.where(Adjudication.pass_id.not_in(hidden))
+    rows, next_cursor = paginate(
         session, statement, order_by=[Adjudication.decided_at, Adjudication.id], params=page
     )
+    if hidden:
+        # Decisions resting on hidden segments would show where other coders coded;
+        # they are left out (a page may hold fewer than `limit` items), as saved
+        # agreement reports on hidden passes are.
+        rows = _without_hidden_sources(session, study.id, rows, hidden)
+    return rows, next_cursor
+
+
+def _hidden_passes(session: Session, study_id: UUID) -> set[UUID]:
+    """The study's blind passes that are not revealed yet."""
+    return set(
+        session.scalars(
+            select(CodingPass.id).where(
+                CodingPass.study_id == study_id,
+                CodingPass.blind.is_(True),
+                CodingPass.revealed_at.is_(None),
+            )
+        )
+    )
+
+
+def _without_hidden_sources(
+    session: Session, study_id: UUID, rows: list[Adjudication], hidden: set[UUID]
+) -> list[Adjudication]:
+    sources = {UUID(s) for row in rows for s in row.source_segment_ids or ()}
+    if not sources:
+        return rows
+    secret = {
+        str(sid)
+        for sid in session.scalars(
+            select(Segment.id).where(
+                Segment.study_id == study_id,
+                Segment.id.in_(sources),
+                Segment.pass_id.in_(hidden),
+            )
+        )
+    }
+    return [row for row in rows if secret.isdisjoint(row.source_segment_ids or ())]
