@@ -16,7 +16,16 @@ from service.http.conditional import cached_response, check_if_match
 from service.http.pagination import Page, PageDep
 from service.http.routing import CivicRoute
 
-router = APIRouter(tags=["keys"], route_class=CivicRoute)
+
+class KeyRoute(CivicRoute):
+    """A created key's secret is shown once and only its hash is stored, so no response
+    of these routes is kept for an idempotent replay: a retried POST makes a new key
+    (revoke the one whose response was lost)."""
+
+    keeps_replays = False
+
+
+router = APIRouter(tags=["keys"], route_class=KeyRoute)
 
 
 def _public(api_key: ApiKey, principal: Principal) -> KeyPublic:

@@ -1,8 +1,10 @@
 """Idempotency keys: a retried POST returns its first successful response.
 
 A key is scoped to the caller (a hash of its credentials), so two clients never see
-each other's responses. A claim is stored before the request runs; a concurrent retry
-while it runs gets 409, and a failure releases the claim so the client may retry.
+each other's responses, and the credentials are checked before anything is claimed or
+replayed: a revoked key gets 401, never a stored response. A claim is stored before
+the request runs; a concurrent retry while it runs gets 409, and a failure releases
+the claim so the client may retry. Records are kept for CIVIC_IDEMPOTENCY_TTL_HOURS.
 The route claims the key (it knows whether its responses may be kept); the ASGI
 middleware records the response only after the request's own transaction committed.
 """
@@ -15,6 +17,7 @@ from datetime import datetime, timedelta
 from uuid import UUID, uuid4
 
 from fastapi import Request, Response
+from fastapi.security.utils import get_authorization_scheme_param
 from sqlalchemy import LargeBinary, UniqueConstraint, delete, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import sessionmaker
@@ -23,8 +26,10 @@ from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import Headers
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from service.auth.models import ApiKey
+from service.auth.service import hash_key
 from service.db import UTCDateTime, utcnow
-from service.errors import Conflict, Unprocessable
+from service.errors import Conflict, Unauthorized, Unprocessable
 
 REPLAYED_HEADERS = ("content-type", "location", "etag")
 MAX_KEY_LENGTH = 200
@@ -59,18 +64,37 @@ def _sha256(*parts: bytes) -> str:
     return digest.hexdigest()
 
 
-class IdempotencyStore:
-    def __init__(self, make_session: sessionmaker[Session]) -> None:
-        self._make_session = make_session
+def _check_credentials(session: Session, authorization: str) -> None:
+    """401 unless the header carries a key that is valid now (as ``current_principal``
+    reads it): the route's own dependencies run only after a claim, and not at all
+    for a replay, so this is what makes revocation immediate for retries too."""
+    scheme, key = get_authorization_scheme_param(authorization)
+    if not (scheme and key) or scheme.lower() != "bearer":
+        raise Unauthorized("Send an API key as `Authorization: Bearer <key>`.")
+    active = session.scalar(
+        select(ApiKey.id).where(ApiKey.key_hash == hash_key(key), ApiKey.revoked_at.is_(None))
+    )
+    if active is None:
+        raise Unauthorized("The API key is unknown or revoked.")
 
-    def claim(self, *, key: str, authorization: str, method: str, path: str, body: bytes) -> Claim:
-        if len(key) > MAX_KEY_LENGTH:
-            raise Unprocessable(f"Idempotency-Key is longer than {MAX_KEY_LENGTH} characters.")
+
+class IdempotencyStore:
+    def __init__(self, make_session: sessionmaker[Session], ttl: timedelta = TTL) -> None:
+        self._make_session = make_session
+        self._ttl = ttl
+
+    def claim(
+        self, *, key: str, authorization: str, method: str, path: str, body: bytes, query: str = ""
+    ) -> Claim:
         caller = _sha256(authorization.encode())
-        request_hash = _sha256(method.encode(), path.encode(), body)
+        # The query string is part of the request (e.g. the slug of an imported codebook).
+        request_hash = _sha256(method.encode(), path.encode(), query.encode(), body)
         with self._make_session() as session:
+            _check_credentials(session, authorization)
+            if len(key) > MAX_KEY_LENGTH:
+                raise Unprocessable(f"Idempotency-Key is longer than {MAX_KEY_LENGTH} characters.")
             session.execute(
-                delete(IdempotencyRecord).where(IdempotencyRecord.created_at < utcnow() - TTL)
+                delete(IdempotencyRecord).where(IdempotencyRecord.created_at < utcnow() - self._ttl)
             )
             record = IdempotencyRecord(caller_hash=caller, key=key, request_hash=request_hash)
             session.add(record)
@@ -127,13 +151,15 @@ class IdempotencyStore:
 async def claim_for_request(request: Request, key: str) -> Response | None:
     """Claim the key for this request (called by the route, which knows the body and
     that it may keep a replay). Returns the stored response of a repeated request."""
-    store = IdempotencyStore(request.app.state.sessionmaker)
+    hours = request.app.state.settings.idempotency_ttl_hours
+    store = IdempotencyStore(request.app.state.sessionmaker, ttl=timedelta(hours=hours))
     claim = await run_in_threadpool(
         store.claim,
         key=key,
         authorization=request.headers.get("authorization", ""),
         method=request.method,
         path=request.url.path,
+        query=request.url.query,
         body=await request.body(),
     )
     if claim.replay is not None:
