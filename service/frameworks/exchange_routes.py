@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Request, Response
+from fastapi import APIRouter, Path, Query, Request, Response
 from fastapi.responses import JSONResponse
 
 from service.auth.deps import PrincipalDep
@@ -99,6 +99,62 @@ def fhir_value_set(
     """A FHIR R4 `ValueSet` (`application/fhir+json`) of the themes of kind `domain`,
     drawn from the version's CodeSystem: what an assessment rates and what intervention
     components target. Barrier themes such as Stigma are left out."""
+    snapshot = frameworks_service.snapshot(session=session, framework=framework)
+    base_url = request.app.state.settings.public_base_url
+    return FhirResponse(fhir.domain_value_set(snapshot, base_url=base_url))
+
+
+CanonicalVersionQuery = Annotated[
+    str | None,
+    Query(max_length=32, description="A version; default: the latest published one."),
+]
+
+
+def _canonical_version(session: SessionDep, slug: str, version: str | None) -> Framework:
+    if version is None:
+        return frameworks_service.latest_published(session=session, slug=slug)
+    return frameworks_service.get_version(session=session, slug=slug, version=version)
+
+
+@router.get(
+    "/frameworks/{slug}/fhir/code-system",
+    response_class=Response,
+    operation_id="frameworks-fhir-code-system-canonical",
+    summary="The framework's FHIR CodeSystem at its canonical URL",
+    responses={**_fhir_response("CodeSystem"), **problem_responses(404, 422)},
+)
+def fhir_code_system_canonical(
+    request: Request,
+    _: PrincipalDep,
+    session: SessionDep,
+    slug: Annotated[str, Path(max_length=64)],
+    version: CanonicalVersionQuery = None,
+) -> FhirResponse:
+    """The address the CodeSystem's `url` names (and that codings in Questionnaires and
+    CarePlans use as `system`): the latest published version, or `?version=`."""
+    framework = _canonical_version(session, slug, version)
+    snapshot = frameworks_service.snapshot(session=session, framework=framework)
+    base_url = request.app.state.settings.public_base_url
+    return FhirResponse(fhir.code_system(snapshot, base_url=base_url))
+
+
+@router.get(
+    "/frameworks/{slug}/fhir/value-set",
+    response_class=Response,
+    operation_id="frameworks-fhir-value-set-canonical",
+    summary="The framework's domain ValueSet at its canonical URL",
+    responses={**_fhir_response("ValueSet"), **problem_responses(404, 422)},
+)
+def fhir_value_set_canonical(
+    request: Request,
+    _: PrincipalDep,
+    session: SessionDep,
+    slug: Annotated[str, Path(max_length=64)],
+    version: CanonicalVersionQuery = None,
+) -> FhirResponse:
+    """The address the ValueSet's `url` names: the latest published version's domains,
+    or those of `?version=`."""
+    framework = _canonical_version(session, slug, version)
     snapshot = frameworks_service.snapshot(session=session, framework=framework)
     base_url = request.app.state.settings.public_base_url
     return FhirResponse(fhir.domain_value_set(snapshot, base_url=base_url))

@@ -32,12 +32,18 @@ PROPERTY_INTRODUCED_IN = "introduced_in"
 PROPERTY_POSITION = "position"
 
 
+def code_system_url_for(slug: str, *, base_url: str) -> str:
+    """The canonical URL of a framework's CodeSystem (all versions; ``version`` tells
+    them apart). It resolves on this service to the latest published version."""
+    return f"{base_url.rstrip('/')}/v1/frameworks/{slug}/fhir/code-system"
+
+
 def code_system_url(snapshot: FrameworkSnapshot, *, base_url: str) -> str:
-    return f"{base_url.rstrip('/')}/fhir/CodeSystem/{snapshot.slug}"
+    return code_system_url_for(snapshot.slug, base_url=base_url)
 
 
 def value_set_url(snapshot: FrameworkSnapshot, *, base_url: str) -> str:
-    return f"{base_url.rstrip('/')}/fhir/ValueSet/{snapshot.slug}-domains"
+    return f"{base_url.rstrip('/')}/v1/frameworks/{snapshot.slug}/fhir/value-set"
 
 
 def computable_name(slug: str, suffix: str = "") -> str:

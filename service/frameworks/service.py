@@ -61,6 +61,19 @@ def get_version(
     return framework
 
 
+def latest_published(*, session: Session, slug: str) -> Framework:
+    """The most recently published version of a framework, or 404."""
+    framework = session.scalars(
+        select(Framework)
+        .where(Framework.slug == slug, Framework.status == "published")
+        .order_by(Framework.published_at.desc(), Framework.created_at.desc())
+        .limit(1)
+    ).first()
+    if framework is None:
+        raise NotFound(f"Framework {slug!r} has no published version.")
+    return framework
+
+
 def load_rows(*, session: Session, framework: Framework) -> VersionRows:
     themes = list(session.scalars(select(Theme).where(Theme.framework_id == framework.id)))
     components = list(

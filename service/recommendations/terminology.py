@@ -15,7 +15,7 @@ from typing import Any
 from fhir.resources.R4B.codesystem import CodeSystem
 
 from service.frameworks.domain import FrameworkSnapshot, FrameworkStatus
-from service.frameworks.fhir import computable_name
+from service.frameworks.fhir import code_system_url_for, computable_name
 
 BASE_PATH = "/v1/recommendations"
 NEED_LEVEL = "need-level"
@@ -79,9 +79,8 @@ def component_system(slug: str, *, base_url: str) -> str:
 
 
 def theme_system(slug: str, *, base_url: str) -> str:
-    """The framework's own CodeSystem (``service.frameworks.fhir.code_system_url``, whose
-    codes are theme keys); a test keeps the two equal."""
-    return f"{_base(base_url)}/fhir/CodeSystem/{slug}"
+    """The framework's own CodeSystem, whose codes are theme keys."""
+    return code_system_url_for(slug, base_url=base_url)
 
 
 def _code_system(

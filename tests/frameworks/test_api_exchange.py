@@ -17,7 +17,7 @@ from service.frameworks.refi_codebook import code_guid
 CIVIC = "/v1/frameworks/civic/versions"
 PROBLEM = "application/problem+json"
 FIXTURES = Path(__file__).parent.parent / "fixtures" / "refi"
-ATLAS = Path("/work/shared/refi/samples/atlasti-23-codebook-only.qdpx")
+ATLAS = FIXTURES / "atlasti-23-codebook-only.qdpx"  # a real ATLAS.ti 23 export
 IMPORT = "/v1/frameworks:import-codebook"
 XML = {"Content-Type": "application/xml"}
 ZIP = {"Content-Type": "application/zip"}
@@ -68,11 +68,26 @@ def test_code_system_is_valid_fhir_with_the_public_base_url(app, client, researc
     assert response.headers["content-type"].startswith("application/fhir+json")
     resource = CodeSystem.model_validate(response.json())
     base = app.state.settings.public_base_url
-    assert resource.url == f"{base}/fhir/CodeSystem/civic"
+    assert resource.url == f"{base}/v1/frameworks/civic/fhir/code-system"
     assert (resource.version, resource.status, resource.count) == ("2", "active", 18)
     top = [(c.code, c.display) for c in resource.concept]
     assert top[5] == ("stigma", "Stigma") and len(top) == 7
     assert "validation study" in resource.description
+
+
+def test_canonical_urls_resolve_on_the_service(app, client, researcher):
+    base = app.state.settings.public_base_url
+    code_system = client.get(f"{CIVIC}/2/fhir/code-system", headers=researcher).json()
+    value_set = client.get(f"{CIVIC}/2/fhir/value-set", headers=researcher).json()
+    for resource in (code_system, value_set):
+        path = resource["url"].removeprefix(base)
+        latest = client.get(path, headers=researcher)
+        assert latest.status_code == 200, path
+        assert latest.json() == resource  # version 2 is the latest published
+        older = client.get(path, params={"version": "1"}, headers=researcher).json()
+        assert older["version"] == "1" and older["url"] == resource["url"]
+    missing = client.get("/v1/frameworks/nothing/fhir/code-system", headers=researcher)
+    assert missing.status_code == 404
 
 
 def test_value_set_lists_the_domains_only(client, researcher):

@@ -21,7 +21,7 @@ def _walk(concepts, depth=0):
 def test_code_system_for_v2():
     cs = code_system(civic_v2(), base_url=BASE)
     CodeSystem.model_validate(cs)
-    assert cs["url"] == "https://civic.example.org/fhir/CodeSystem/civic"
+    assert cs["url"] == "https://civic.example.org/v1/frameworks/civic/fhir/code-system"
     assert (cs["version"], cs["name"], cs["status"]) == ("2", "Civic", "active")
     assert (cs["content"], cs["hierarchyMeaning"], cs["count"]) == ("complete", "is-a", 18)
     concepts = dict((c["code"], (d, c)) for d, c in _walk(cs["concept"]))
@@ -48,7 +48,7 @@ def test_domain_value_set_excludes_barriers():
     vs = domain_value_set(civic_v2(), base_url=BASE)
     ValueSet.model_validate(vs)
     (include,) = vs["compose"]["include"]
-    assert include["system"] == "https://civic.example.org/fhir/CodeSystem/civic"
+    assert include["system"] == "https://civic.example.org/v1/frameworks/civic/fhir/code-system"
     codes = [c["code"] for c in include["concept"]]
     assert len(codes) == 15 and not any(c.startswith("stigma") for c in codes)
     assert codes[:3] == ["closeness", "closeness.comfort", "closeness.trust"]

@@ -18,7 +18,7 @@ from service.frameworks.refi_codebook import (
 )
 
 FIXTURES = Path(__file__).parent.parent / "fixtures" / "refi"
-ATLAS = Path("/work/shared/refi/samples/atlasti-23-codebook-only.qdpx")
+ATLAS = FIXTURES / "atlasti-23-codebook-only.qdpx"  # a real ATLAS.ti 23 export
 MB = 1 << 20
 
 

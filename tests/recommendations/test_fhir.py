@@ -195,7 +195,7 @@ def test_careplan_is_a_valid_draft_proposal_with_domains_as_reason_codes():
     assert first["status"] == "not-started" and first["code"]["text"] == pc.name
     coding = first["reasonCode"][0]["coding"][0]
     assert coding == {
-        "system": f"{BASE}/fhir/CodeSystem/civic",
+        "system": f"{BASE}/v1/frameworks/civic/fhir/code-system",
         "version": "2",
         "code": pc.covers[0].key,
         "display": pc.covers[0].label,
