@@ -17,10 +17,11 @@ from sqlalchemy.orm import defer
 from sqlmodel import Session
 
 from service.audit import service as audit_service
-from service.auth.service import CurrentPrincipal
+from service.coding.access import StudyAccess
 from service.coding.models import Document, Participant, Segment, Study
 from service.coding.problems import invalid
 from service.coding.schemas import DocumentCreate, DocumentPublic, DocumentUpdate
+from service.coding.segments import require_may_delete_segments
 from service.db import utcnow
 from service.errors import Conflict, NotFound
 from service.http.pagination import PageParams, paginate
@@ -93,10 +94,11 @@ def update_document(*, session: Session, document: Document, body: DocumentUpdat
 
 
 def delete_document(
-    *, session: Session, principal: CurrentPrincipal, document: Document, cascade: bool
+    *, session: Session, access: StudyAccess, document: Document, cascade: bool
 ) -> None:
     if frozen_ids(session=session, documents=[document]) and not cascade:
         raise Conflict("The document has coded segments; send cascade=true to delete them with it.")
+    require_may_delete_segments(session, access, Segment.document_id == document.id)
     segments = session.execute(
         delete(Segment).where(
             Segment.study_id == document.study_id, Segment.document_id == document.id
@@ -106,7 +108,7 @@ def delete_document(
     session.flush()
     audit_service.record(
         session=session,
-        principal=principal,
+        principal=access.principal,
         action="document.deleted",
         resource_type="document",
         resource_id=str(document.id),

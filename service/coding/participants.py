@@ -11,7 +11,7 @@ from sqlalchemy import delete, exists, select
 from sqlmodel import Session
 
 from service.audit import service as audit_service
-from service.auth.service import CurrentPrincipal
+from service.coding.access import StudyAccess
 from service.coding.models import Document, Participant, Segment, Study
 from service.coding.participant_import import parse_participants_csv
 from service.coding.problems import invalid
@@ -23,6 +23,7 @@ from service.coding.schemas import (
     ParticipantSummary,
     ParticipantUpdate,
 )
+from service.coding.segments import require_may_delete_segments
 from service.db import utcnow
 from service.errors import Conflict, NotFound
 from service.http.pagination import PageParams, paginate
@@ -91,7 +92,7 @@ def update_participant(
 
 
 def delete_participant(
-    *, session: Session, principal: CurrentPrincipal, participant: Participant, cascade: bool
+    *, session: Session, access: StudyAccess, participant: Participant, cascade: bool
 ) -> None:
     documents = select(Document.id).where(
         Document.study_id == participant.study_id, Document.participant_id == participant.id
@@ -101,6 +102,7 @@ def delete_participant(
             "The participant has documents (and maybe coded segments); send cascade=true to "
             "delete them together."
         )
+    require_may_delete_segments(session, access, Segment.document_id.in_(documents))
     segments = session.execute(
         delete(Segment).where(
             Segment.study_id == participant.study_id, Segment.document_id.in_(documents)
@@ -115,7 +117,7 @@ def delete_participant(
     session.flush()
     audit_service.record(
         session=session,
-        principal=principal,
+        principal=access.principal,
         action="participant.deleted",
         resource_type="participant",
         resource_id=str(participant.id),

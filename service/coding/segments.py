@@ -434,6 +434,21 @@ def require_may_edit(access: StudyAccess, segment: Segment) -> None:
         raise Forbidden("You may change only segments coded by a coder you code as.")
 
 
+def require_may_delete_segments(
+    session: Session, access: StudyAccess, *where: ColumnElement[bool]
+) -> None:
+    """Before a cascade deletes the study's segments matching ``where``: the same rule
+    as ``require_may_edit``, so that deleting a transcript or a participant never
+    destroys another coder's (possibly blind) coding. 403 for a non-owner otherwise."""
+    if access.is_owner:
+        return
+    conditions = [Segment.study_id == access.study.id, *where]
+    if access.coder_ids:
+        conditions.append(Segment.coder_id.not_in(access.coder_ids))
+    if session.scalar(select(exists().where(*conditions))):
+        raise Forbidden("This would also delete segments coded by other coders; only owners may.")
+
+
 def to_public(*, session: Session, segments: Sequence[Segment]) -> list[SegmentPublic]:
     """Responses with the quoted text and the theme, in one query for any number of
     segments; the text is cut in SQL, so transcripts are never loaded whole."""

@@ -168,6 +168,6 @@ def delete_document(
     `cascade=true`, and then its segments go in the same transaction."""
     check_if_match(request, _public(session, document))
     documents_service.delete_document(
-        session=session, principal=access.principal, document=document, cascade=cascade
+        session=session, access=access, document=document, cascade=cascade
     )
     return Response(status_code=status.HTTP_204_NO_CONTENT)

@@ -202,7 +202,7 @@ def delete_participant(
     `cascade=true`, and then their documents and segments go in the same transaction."""
     check_if_match(request, _public(participant))
     participants_service.delete_participant(
-        session=session, principal=access.principal, participant=participant, cascade=cascade
+        session=session, access=access, participant=participant, cascade=cascade
     )
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
