@@ -1,4 +1,5 @@
-"""Request ids, the access log, and a last-resort 500 that reveals nothing."""
+"""Request ids, the access log, security headers, and a last-resort 500 that reveals
+nothing."""
 
 from __future__ import annotations
 
@@ -15,6 +16,21 @@ from service.http.problems import problem_response
 access_log = logging.getLogger("civic.access")
 error_log = logging.getLogger("civic.errors")
 _SAFE_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
+# Responses under these paths carry health data (transcripts, segments, participants,
+# plans): no cache may store them, whatever the route set (ETags still revalidate).
+HEALTH_DATA_PATHS = ("/v1/studies", "/v1/recommendations", "/cds-services")
+NO_STORE = (b"cache-control", b"no-store")
+NOSNIFF = (b"x-content-type-options", b"nosniff")
+
+
+def security_headers(path: str, headers: list[tuple[bytes, bytes]]) -> list[tuple[bytes, bytes]]:
+    """``nosniff`` on every response; ``Cache-Control: no-store`` on health data and on
+    any response that does not say how it may be cached."""
+    if path.startswith(HEALTH_DATA_PATHS):
+        headers = [(name, value) for name, value in headers if name.lower() != b"cache-control"]
+    elif any(name.lower() == b"cache-control" for name, _ in headers):
+        return [*headers, NOSNIFF]
+    return [*headers, NO_STORE, NOSNIFF]
 
 
 class RequestContextMiddleware:
@@ -40,7 +56,7 @@ class RequestContextMiddleware:
                 status_code = message["status"]
                 message.setdefault("headers", [])
                 message["headers"] = [
-                    *message["headers"],
+                    *security_headers(scope.get("path", ""), list(message["headers"])),
                     (b"x-request-id", request_id.encode()),
                 ]
             await send(message)
@@ -48,9 +64,9 @@ class RequestContextMiddleware:
         try:
             await self.app(scope, receive, send_with_id)
         except Exception:
-            error_log.exception(
+            error_log.exception(  # the route template: raw paths carry identifiers
                 "unhandled error",
-                extra={"request_id": request_id, "path": scope.get("path")},
+                extra={"request_id": request_id, "route": route_template(scope)},
             )
             if response_started:
                 raise

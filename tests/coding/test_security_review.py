@@ -35,3 +35,36 @@ def test_a_coder_cannot_cascade_delete_segments_coded_by_others(
     deleted = client.delete(document.url, params={"cascade": True}, headers=study.owner.headers)
     assert deleted.status_code == 204
     assert _segments(app, study) == 0
+
+
+def test_health_data_is_never_stored_by_caches(client, study, document, coders, make_segment):
+    """Transcripts, segments and participants carry ``Cache-Control: no-store`` (and
+    ``nosniff``), replayed and revalidated responses included; ETags still work."""
+    segment = make_segment(study, document, coders["coder"])
+    headers = study.coder.headers
+    urls = [
+        document.url,
+        f"{document.url}/text",
+        f"{study.url}/documents?include_text=true",
+        f"{study.url}/segments",
+        f"{study.url}/segments/{segment}",
+        f"{study.url}/participants",
+    ]
+    for url in urls:
+        response = client.get(url, headers=headers)
+        assert response.status_code == 200, url
+        assert response.headers["cache-control"] == "no-store", url
+        assert response.headers["x-content-type-options"] == "nosniff", url
+    etag = client.get(document.url, headers=headers).headers["etag"]
+    revalidated = client.get(document.url, headers={**headers, "If-None-Match": etag})
+    assert revalidated.status_code == 304
+    assert revalidated.headers["cache-control"] == "no-store"
+    body = {"title": "Interview 9", "text": "P09: private words.\n"}
+    retry = {**headers, "Idempotency-Key": "doc-9"}
+    for _ in range(2):
+        created = client.post(f"{study.url}/documents", json=body, headers=retry)
+        assert created.status_code == 201
+        assert created.headers["cache-control"] == "no-store"
+    assert created.headers["idempotent-replayed"] == "true"
+    outsider = client.get(document.url, headers=study.outsider.headers)
+    assert outsider.status_code == 404 and outsider.headers["cache-control"] == "no-store"
