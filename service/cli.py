@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+import sys
 from pathlib import Path
 
 import typer
@@ -45,6 +47,33 @@ def prepare(settings: Settings) -> str | None:
     return new_key
 
 
+KEY_FILE_NAME = "bootstrap-admin-key"
+
+
+def show_new_admin_key(key: str, settings: Settings) -> None:
+    """Hand over a generated admin key once; only its hash is stored. On a terminal it
+    is printed. Otherwise stderr is a log (a container's, a service manager's), where a
+    key must never go: it is written to a file only its owner may read, and the log
+    says where."""
+    if sys.stderr.isatty():
+        typer.secho("\nNo API key existed, so an admin key was created:\n", fg="yellow", err=True)
+        typer.secho(f"    {key}\n", bold=True, err=True)
+        typer.secho("Store it now: it is not shown again.\n", fg="yellow", err=True)
+        return
+    database = settings.sqlite_path()
+    path = (database.parent if database else Path("var")) / KEY_FILE_NAME
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.unlink(missing_ok=True)
+    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(descriptor, "w") as file:
+        file.write(key + "\n")
+    typer.echo(
+        f"No API key existed, so an admin key was created and written to {path} "
+        "(readable by this user only). Store it elsewhere, then delete the file.",
+        err=True,
+    )
+
+
 @app.command()
 def serve(
     host: str = typer.Option("127.0.0.1", help="Interface to bind."),
@@ -56,10 +85,7 @@ def serve(
     settings = get_settings()
     new_key = prepare(settings)
     if new_key:
-        # Printed to the terminal once, never logged; only its hash is stored.
-        typer.secho("\nNo API key existed, so an admin key was created:\n", fg="yellow", err=True)
-        typer.secho(f"    {new_key}\n", bold=True, err=True)
-        typer.secho("Store it now: it is not shown again.\n", fg="yellow", err=True)
+        show_new_admin_key(new_key, settings)
     elif settings.admin_key is None and not settings.is_sqlite:
         typer.echo("Set CIVIC_ADMIN_KEY or run `civic keys create` to get a key.", err=True)
     uvicorn.run(
