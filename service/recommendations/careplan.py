@@ -74,7 +74,10 @@ def plan_to_careplan(plan: Plan, *, subject_reference: str | None, base_url: str
             }
         )
     notes = [plan.disclaimer]
-    notes += [f"Gap - {g.label} ({g.code}): {g.reason}" for g in plan.gaps]
+    notes += [
+        f"{'Declined' if g.kind == 'declined' else 'Gap'} - {g.label} ({g.code}): {g.reason}"
+        for g in plan.gaps
+    ]
     notes += [f"Declined by the person: {d.label} ({d.code})." for d in plan.declined]
     notes += [f"Preference or barrier: {a}" for a in plan.adjustments]
     notes += [f"{b.label}: {' '.join(b.notes)}" for b in plan.barrier_notes]

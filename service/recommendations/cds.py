@@ -76,13 +76,18 @@ def _clip(text: str) -> str:
     return text if len(text) <= SUMMARY_MAX else text[: SUMMARY_MAX - 1].rstrip() + "…"
 
 
+def _unavailable(plan: Plan) -> list:
+    """Gaps for want of a component (declined domains are listed on their own)."""
+    return [g for g in plan.gaps if g.kind == "no_component"]
+
+
 def _summary(plan: Plan) -> str:
     if not plan.domains:
         return _clip("Connectedness: no need assessed in any domain")
     n = len(plan.components)
     text = f"Connectedness plan: {n} component{'s' if n != 1 else ''} proposed"
-    if plan.gaps:
-        text += f", {len(plan.gaps)} domain(s) without a component"
+    if missing := _unavailable(plan):
+        text += f", {len(missing)} domain(s) without a component"
     if plan.declined:
         text += f", {len(plan.declined)} declined"
     if plan.barrier_notes:
@@ -99,9 +104,9 @@ def _detail(plan: Plan) -> str:
             extra = " ".join(t for t in (pc.duration_note, pc.delivery_note) if t)
             lines.append(f"- **{pc.name}**: {covers}." + (f" {extra}" if extra else ""))
         lines.append("")
-    if plan.gaps:
+    if missing := _unavailable(plan):
         lines.append("**Domains in need without an available component**")
-        lines += [f"- {g.label} ({g.level}): {g.reason}" for g in plan.gaps]
+        lines += [f"- {g.label} ({g.level}): {g.reason}" for g in missing]
         lines.append("")
     if plan.declined:
         lines.append("**Declined by the person**")
@@ -129,7 +134,7 @@ def cards_for(
     card: dict[str, Any] = {
         "uuid": _digest("card", {"plan": plan.model_dump(mode="json"), "careplan": careplan}),
         "summary": _summary(plan),
-        "indicator": "warning" if plan.gaps or plan.barrier_notes else "info",
+        "indicator": "warning" if _unavailable(plan) or plan.barrier_notes else "info",
         "source": source,
         "detail": _detail(plan),
     }

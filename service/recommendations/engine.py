@@ -342,7 +342,8 @@ class _Planner:
         components = sorted((self._component(k) for k in chosen), key=self._order)
         plan_keys = [pc.key for pc in components]
         domains = [self._domain(t, components) for t in self.needed]
-        gaps = [self._gap(t) for t in self.needed if self._status(t) == "gap"]
+        # Every domain in need is either covered or listed here, declined ones included.
+        gaps = [self._gap(t) for t in self.needed if self._status(t) != "covered"]
         notes = [self._barrier_note(b, plan_keys) for b in self.barriers]
         adjustments = self._adjustments(plan_keys) + [
             f"{self.tree.by_key[b].label} present: components in peer or shared-experience "
@@ -352,7 +353,7 @@ class _Planner:
         fw = self.snapshot
         return Plan(
             framework=FrameworkRef(slug=fw.slug, version=fw.version, title=fw.title),
-            summary=self._summary(len(chosen), len(gaps)),
+            summary=self._summary(len(chosen), sum(g.kind == "no_component" for g in gaps)),
             components=components,
             domains=domains,
             gaps=gaps,
@@ -457,13 +458,24 @@ class _Planner:
         )
 
     def _gap(self, t: ThemeNode) -> Gap:
+        if t.key in self.declined:
+            return Gap(
+                code=t.code,
+                label=t.label,
+                level=self.level[t.key],
+                kind="declined",
+                reason="The person declined work on this domain, so nothing is proposed for "
+                "it; revisit if their preference changes.",
+            )
         removed = self._removed(t)
         if not removed:
             reason = "The framework links no intervention component to this theme."
         else:
             why = "; ".join(f"{self.comps[k].name} ({r})" for k, r in removed)
             reason = f"Every component linked to it was removed: {why}."
-        return Gap(code=t.code, label=t.label, level=self.level[t.key], reason=reason)
+        return Gap(
+            code=t.code, label=t.label, level=self.level[t.key], kind="no_component", reason=reason
+        )
 
     def _adjustments(self, plan: list[str]) -> list[str]:
         prefs, ctx, options = self.assessment.preferences, self.assessment.context, self.options

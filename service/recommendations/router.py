@@ -143,7 +143,8 @@ def create(
     The assessment names a published framework version (`framework`, `version`) and
     rates need per domain (theme code → `none`/`low`/`moderate`/`high`, or 0-4).
     Every domain in need is either covered by a component or listed under `gaps` with
-    the reason; declined domains are not worked on and the plan says so; barriers such
+    its reason: `kind` `no_component` (nothing available fits) or `declined` (the
+    person does not want it worked on, and the plan says what that removed); barriers such
     as Stigma change how help is offered (peer and shared-experience settings) rather
     than counting as needs. The framework version used is in `framework`.
 

@@ -189,9 +189,13 @@ class PlanComponent(BaseModel):
 
 
 class Gap(BaseModel):
+    """A domain in need that the plan does not cover, and why: no component is
+    available for it, or the person declined work on it."""
+
     code: str
     label: str
     level: NeedLevel
+    kind: Literal["no_component", "declined"]
     reason: str
 
 

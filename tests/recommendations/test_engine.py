@@ -69,11 +69,15 @@ def toy_need(snapshot, **kw) -> Assessment:
 
 
 def check_invariants(plan, assessment: Assessment) -> None:
-    """Every domain in need is covered, a gap or declined; the plan is irredundant."""
+    """Every domain in need is covered or listed as a gap (no component, or declined);
+    the plan is irredundant."""
     needed = {c for c, lvl in assessment.needs.items() if lvl != "none"}
     by_status = {d.code: d.status for d in plan.domains}
     assert set(by_status) == needed
-    assert {g.code for g in plan.gaps} == {c for c, s in by_status.items() if s == "gap"}
+    kinds = {"gap": "no_component", "declined": "declined"}
+    assert {(g.code, g.kind) for g in plan.gaps} == {
+        (c, kinds[s]) for c, s in by_status.items() if s != "covered"
+    }
     covered = {c for c, s in by_status.items() if s == "covered"}
     assert covered == {d.code for pc in plan.components for d in pc.covers}
     for pc in plan.components:
@@ -190,7 +194,9 @@ def test_no_need_and_everything_declined_give_explained_empty_plans():
         V2,
         v2(needs={"1": "low", "3": "high"}, preferences={"declined_domains": ["1", "3"]}),
     )
-    assert declined.components == [] and declined.gaps == []
+    assert declined.components == []
+    assert [(g.code, g.kind) for g in declined.gaps] == [("1", "declined"), ("3", "declined")]
+    assert all("declined" in g.reason for g in declined.gaps)
     assert "declined" in declined.summary and len(declined.adjustments) == 2
 
 
