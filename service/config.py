@@ -21,7 +21,9 @@ class Settings(BaseSettings):
         "start). PostgreSQL: postgresql+psycopg://user:password@host:5432/dbname",
     )
     admin_key: SecretStr | None = Field(
-        None, description="Bootstrap admin API key; kept valid at every start when set."
+        None,
+        description="Bootstrap admin API key, stored (hashed) at start when unknown; "
+        "a revoked one stays revoked.",
     )
     cors_origins: Annotated[list[str], NoDecode] = Field(
         default_factory=list, description="Comma-separated origins allowed by CORS."

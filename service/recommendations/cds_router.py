@@ -46,7 +46,7 @@ FHIR_ID = r"^[A-Za-z0-9\-.]{1,64}$"
 
 
 class PatientViewContext(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="ignore")  # EHRs may add context fields
 
     userId: str | None = Field(None, description="Who opened the chart, e.g. Practitioner/1.")
     patientId: str = Field(pattern=FHIR_ID, description="The FHIR id of the patient.")
@@ -54,9 +54,10 @@ class PatientViewContext(BaseModel):
 
 
 class CdsRequest(BaseModel):
-    """A CDS Hooks request (1.0 and 2.0 fields)."""
+    """A CDS Hooks request (1.0 and 2.0 fields). Fields this service does not use are
+    ignored rather than refused: EHRs add extensions and fields of other spec versions."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="ignore")
 
     hook: str = Field(description="Must be `patient-view`.")
     hookInstance: str = Field(min_length=1, max_length=200)
