@@ -46,7 +46,7 @@ class StudyAccess:
         return self.role is StudyRole.owner
 
 
-def _study_access(study_id: UUID, session: SessionDep, principal: PrincipalDep) -> StudyAccess:
+def study_access(study_id: UUID, session: SessionDep, principal: PrincipalDep) -> StudyAccess:
     study = session.get(Study, study_id)
     if study is None:
         raise NotFound(f"No study {study_id}.")
@@ -71,7 +71,7 @@ def _study_access(study_id: UUID, session: SessionDep, principal: PrincipalDep) 
 
 
 def require_study_role(*roles: StudyRole) -> Callable[..., StudyAccess]:
-    def check(access: Annotated[StudyAccess, Depends(_study_access)]) -> StudyAccess:
+    def check(access: Annotated[StudyAccess, Depends(study_access)]) -> StudyAccess:
         if access.role not in roles:
             names = ", ".join(role.value for role in roles)
             raise Forbidden(f"This needs your study role to be one of: {names}.")
@@ -80,6 +80,6 @@ def require_study_role(*roles: StudyRole) -> Callable[..., StudyAccess]:
     return check
 
 
-StudyReader = Annotated[StudyAccess, Depends(_study_access)]
+StudyReader = Annotated[StudyAccess, Depends(study_access)]
 StudyWriter = Annotated[StudyAccess, Depends(require_study_role(*WRITERS))]
 StudyOwner = Annotated[StudyAccess, Depends(require_study_role(StudyRole.owner))]

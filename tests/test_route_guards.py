@@ -1,0 +1,62 @@
+"""No route can forget authentication or study membership: checked on the route table.
+
+Every route outside the public ones depends on the API-key principal, and every route
+under /v1/studies/{study_id} on the central study-access dependency (which answers 404
+to outsiders).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+from fastapi.dependencies.models import Dependant
+from fastapi.routing import APIRoute
+
+from service.auth.deps import current_principal
+from service.coding.access import study_access
+from service.config import Settings
+from service.main import create_app
+
+PUBLIC = {"/healthz", "/readyz", "/docs", "/docs/oauth2-redirect", "/redoc", "/openapi.json"}
+
+
+def _routes(routes, prefix: str = "") -> Iterator[tuple[str, APIRoute]]:
+    for route in routes:
+        if hasattr(route, "original_router"):  # an included router, kept nested
+            yield from _routes(route.original_router.routes, prefix + route.include_context.prefix)
+        elif isinstance(route, APIRoute):
+            yield prefix + route.path, route
+
+
+def _calls(dependant: Dependant) -> Iterator[object]:
+    for dependency in dependant.dependencies:
+        yield dependency.call
+        yield from _calls(dependency)
+
+
+@pytest.fixture(scope="module")
+def api_routes() -> list[tuple[str, APIRoute]]:
+    routes = list(_routes(create_app(Settings(database_url="sqlite://")).routes))
+    assert len(routes) > 80  # the walk found the nested routers
+    return routes
+
+
+def test_every_non_public_route_requires_an_api_key(api_routes):
+    unguarded = [
+        f"{sorted(route.methods)} {path}"
+        for path, route in api_routes
+        if path not in PUBLIC and current_principal not in set(_calls(route.dependant))
+    ]
+    assert unguarded == []
+
+
+def test_every_study_route_checks_membership(api_routes):
+    study_routes = [(p, r) for p, r in api_routes if p.startswith("/v1/studies/{study_id}")]
+    assert len(study_routes) > 40
+    unguarded = [
+        f"{sorted(route.methods)} {path}"
+        for path, route in study_routes
+        if study_access not in set(_calls(route.dependant))
+    ]
+    assert unguarded == []
