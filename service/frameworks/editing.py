@@ -288,6 +288,19 @@ def create_link(*, session: Session, framework: Framework, body: LinkCreate) -> 
     return link
 
 
+def update_link(
+    *, session: Session, framework: Framework, link: TargetLink, changes: dict[str, Any]
+) -> TargetLink:
+    require_draft(framework)
+    if not changes:
+        return link
+    for name, value in changes.items():
+        setattr(link, name, value)
+    touch(framework)
+    session.flush()
+    return link
+
+
 def delete_link(*, session: Session, framework: Framework, link: TargetLink) -> None:
     require_draft(framework)
     session.delete(link)

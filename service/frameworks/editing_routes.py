@@ -27,6 +27,7 @@ from service.frameworks.schemas import (
     ComponentUpdate,
     LinkCreate,
     LinkPublic,
+    LinkUpdate,
     ThemeCreate,
     ThemeDetail,
     ThemeRef,
@@ -321,6 +322,51 @@ def create_link(
     link = editing.create_link(session=session, framework=framework, body=body)
     rows = frameworks_service.load_rows(session=session, framework=framework)
     return views.link(rows, link.id)
+
+
+def _link(session: Session, framework: Framework, link_id: UUID) -> LinkPublic:
+    rows = frameworks_service.load_rows(session=session, framework=framework)
+    return views.link(rows, link_id)
+
+
+@router.get(
+    LINKS + "/{link_id}",
+    tags=["components"],
+    response_model=LinkPublic,
+    operation_id="frameworks-links-get",
+    summary="Get a target link",
+    responses={**problem_responses(404, 422), **NOT_MODIFIED},
+)
+def get_link(
+    link_id: UUID, request: Request, _: PrincipalDep, framework: VersionDep, session: SessionDep
+) -> Response:
+    """One theme ↔ component link with its rationale and source, with an ETag."""
+    editing.get_link(session=session, framework=framework, link_id=link_id)
+    return cached_response(request, _link(session, framework, link_id))
+
+
+@router.patch(
+    LINKS + "/{link_id}",
+    tags=["components"],
+    response_model=LinkPublic,
+    operation_id="frameworks-links-update",
+    summary="Edit a target link of a draft",
+    responses=problem_responses(403, 404, 409, 412, 422),
+)
+def update_link(
+    link_id: UUID,
+    body: LinkUpdate,
+    request: Request,
+    _: WriterDep,
+    framework: EditableVersionDep,
+    session: SessionDep,
+) -> Response:
+    """Change the rationale, the source or whether the evidence comes from the
+    framework's own study. Send the link's `ETag` as `If-Match` (412 when stale)."""
+    link = editing.get_link(session=session, framework=framework, link_id=link_id)
+    check_if_match(request, _link(session, framework, link_id))
+    editing.update_link(session=session, framework=framework, link=link, changes=body.changes())
+    return tagged(_link(session, framework, link_id))
 
 
 @router.delete(

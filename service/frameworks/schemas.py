@@ -186,6 +186,15 @@ class ComponentUpdate(PatchInput):
     evidence_source: Text | None = Field(None, max_length=5000)
 
 
+class LinkUpdate(PatchInput):
+    """What a link says about itself; to link another theme or component, delete this
+    link and create a new one."""
+
+    rationale: Text | None = Field(None, max_length=5000)
+    source: Text | None = Field(None, max_length=1000)
+    from_framework_study: bool | None = None
+
+
 class LinkCreate(StrictInput):
     theme_id: UUID
     component_id: UUID

@@ -269,6 +269,35 @@ def test_components_and_links_round_trip(client, researcher, draft):
     assert client.get(url, headers=researcher).status_code == 404
 
 
+def test_edit_a_link_with_if_match(client, researcher, draft):
+    stigma_link = next(
+        link
+        for link in client.get(DRAFT, headers=researcher).json()["links"]
+        if link["theme_key"] == "stigma"
+    )
+    url = f"{DRAFT}/links/{stigma_link['id']}"
+    first = client.get(url, headers=researcher)
+    assert first.json() == stigma_link and first.json()["from_framework_study"] is False
+    etag = first.headers["etag"]
+    assert client.get(url, headers={**researcher, "If-None-Match": etag}).status_code == 304
+    change = {"rationale": "Reworded.", "source": "Discussion, citing other work"}
+    edited = client.patch(url, json=change, headers={**researcher, "If-Match": etag})
+    assert edited.status_code == 200
+    assert edited.json() == {**stigma_link, **change}
+    assert edited.headers["etag"] != etag
+    stale = client.patch(url, json={"rationale": "y"}, headers={**researcher, "If-Match": etag})
+    assert stale.status_code == 412
+    assert (
+        client.patch(
+            url, json={"theme_id": stigma_link["theme_id"]}, headers=researcher
+        ).status_code
+        == 422
+    )
+    assert client.patch(url, json={"source": None}, headers=researcher).status_code == 422
+    missing = f"{DRAFT}/links/00000000-0000-0000-0000-000000000000"
+    assert client.get(missing, headers=researcher).status_code == 404
+
+
 def test_component_list_shows_targets_and_pages(client, researcher, draft):
     first = client.get(f"{DRAFT}/components", params={"limit": 10}, headers=researcher).json()
     rest = client.get(
@@ -346,6 +375,9 @@ def _every_edit(client, headers, url, theme_id, component_id, link_id):
             f"{url}/links",
             json={"theme_id": theme_id, "component_id": component_id},
             headers=headers,
+        ),
+        "edit link": client.patch(
+            f"{url}/links/{link_id}", json={"rationale": "x"}, headers=headers
         ),
         "delete link": client.delete(f"{url}/links/{link_id}", headers=headers),
         "publish": client.post(f"{url}/publish", headers=headers),
