@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 from typing import Annotated, Any
 
@@ -22,6 +23,7 @@ from service.frameworks.schemas import (
     CodebookImport,
     ImportNote,
 )
+from service.http.conditional import cached_content
 from service.http.routing import CivicRoute, upload
 
 router = APIRouter(tags=["frameworks"], route_class=CivicRoute)
@@ -29,8 +31,13 @@ FHIR_JSON = "application/fhir+json"
 CODEBOOK_TYPES = ("application/xml", "text/xml", "application/zip", "application/octet-stream")
 
 
-class FhirResponse(JSONResponse):
-    media_type = FHIR_JSON
+NOT_MODIFIED = {304: {"description": "Not modified: your copy (If-None-Match) is current."}}
+
+
+def _fhir(request: Request, resource: dict[str, Any]) -> Response:
+    """A FHIR resource with an ETag over its bytes (304 when the client's is current)."""
+    body = json.dumps(resource, ensure_ascii=False, separators=(",", ":"))
+    return cached_content(request, body, media_type=FHIR_JSON)
 
 
 def _filename(framework: Framework, extension: str) -> str:
@@ -71,11 +78,11 @@ def _fhir_response(resource_type: str) -> dict[int | str, dict[str, Any]]:
     response_class=Response,
     operation_id="frameworks-fhir-code-system",
     summary="The version as a FHIR CodeSystem",
-    responses={**_fhir_response("CodeSystem"), **problem_responses(404, 422)},
+    responses={**_fhir_response("CodeSystem"), **NOT_MODIFIED, **problem_responses(404, 422)},
 )
 def fhir_code_system(
     request: Request, _: PrincipalDep, framework: VersionDep, session: SessionDep
-) -> FhirResponse:
+) -> Response:
     """A FHIR R4 `CodeSystem` (`application/fhir+json`) with one concept per theme,
     nested as the themes are. A concept's `code` is the theme's stable key (e.g.
     `closeness.trust`); its number (`1.2`), kind (`domain` or `barrier`) and the version
@@ -83,7 +90,7 @@ def fhir_code_system(
     service's public base URL; `version` is the framework version."""
     snapshot = frameworks_service.snapshot(session=session, framework=framework)
     base_url = request.app.state.settings.public_base_url
-    return FhirResponse(fhir.code_system(snapshot, base_url=base_url))
+    return _fhir(request, fhir.code_system(snapshot, base_url=base_url))
 
 
 @router.get(
@@ -91,17 +98,17 @@ def fhir_code_system(
     response_class=Response,
     operation_id="frameworks-fhir-value-set",
     summary="The version's domains as a FHIR ValueSet",
-    responses={**_fhir_response("ValueSet"), **problem_responses(404, 422)},
+    responses={**_fhir_response("ValueSet"), **NOT_MODIFIED, **problem_responses(404, 422)},
 )
 def fhir_value_set(
     request: Request, _: PrincipalDep, framework: VersionDep, session: SessionDep
-) -> FhirResponse:
+) -> Response:
     """A FHIR R4 `ValueSet` (`application/fhir+json`) of the themes of kind `domain`,
     drawn from the version's CodeSystem: what an assessment rates and what intervention
     components target. Barrier themes such as Stigma are left out."""
     snapshot = frameworks_service.snapshot(session=session, framework=framework)
     base_url = request.app.state.settings.public_base_url
-    return FhirResponse(fhir.domain_value_set(snapshot, base_url=base_url))
+    return _fhir(request, fhir.domain_value_set(snapshot, base_url=base_url))
 
 
 CanonicalVersionQuery = Annotated[
@@ -121,7 +128,7 @@ def _canonical_version(session: SessionDep, slug: str, version: str | None) -> F
     response_class=Response,
     operation_id="frameworks-fhir-code-system-canonical",
     summary="The framework's FHIR CodeSystem at its canonical URL",
-    responses={**_fhir_response("CodeSystem"), **problem_responses(404, 422)},
+    responses={**_fhir_response("CodeSystem"), **NOT_MODIFIED, **problem_responses(404, 422)},
 )
 def fhir_code_system_canonical(
     request: Request,
@@ -129,13 +136,13 @@ def fhir_code_system_canonical(
     session: SessionDep,
     slug: Annotated[str, Path(max_length=64)],
     version: CanonicalVersionQuery = None,
-) -> FhirResponse:
+) -> Response:
     """The address the CodeSystem's `url` names (and that codings in Questionnaires and
     CarePlans use as `system`): the latest published version, or `?version=`."""
     framework = _canonical_version(session, slug, version)
     snapshot = frameworks_service.snapshot(session=session, framework=framework)
     base_url = request.app.state.settings.public_base_url
-    return FhirResponse(fhir.code_system(snapshot, base_url=base_url))
+    return _fhir(request, fhir.code_system(snapshot, base_url=base_url))
 
 
 @router.get(
@@ -143,7 +150,7 @@ def fhir_code_system_canonical(
     response_class=Response,
     operation_id="frameworks-fhir-value-set-canonical",
     summary="The framework's domain ValueSet at its canonical URL",
-    responses={**_fhir_response("ValueSet"), **problem_responses(404, 422)},
+    responses={**_fhir_response("ValueSet"), **NOT_MODIFIED, **problem_responses(404, 422)},
 )
 def fhir_value_set_canonical(
     request: Request,
@@ -151,13 +158,13 @@ def fhir_value_set_canonical(
     session: SessionDep,
     slug: Annotated[str, Path(max_length=64)],
     version: CanonicalVersionQuery = None,
-) -> FhirResponse:
+) -> Response:
     """The address the ValueSet's `url` names: the latest published version's domains,
     or those of `?version=`."""
     framework = _canonical_version(session, slug, version)
     snapshot = frameworks_service.snapshot(session=session, framework=framework)
     base_url = request.app.state.settings.public_base_url
-    return FhirResponse(fhir.domain_value_set(snapshot, base_url=base_url))
+    return _fhir(request, fhir.domain_value_set(snapshot, base_url=base_url))
 
 
 @router.get(
@@ -167,17 +174,21 @@ def fhir_value_set_canonical(
     summary="The version as a REFI-QDA codebook (.qdc)",
     responses={
         **_file_response("application/xml", "A REFI-QDA codebook."),
+        **NOT_MODIFIED,
         **problem_responses(404, 422),
     },
 )
-def export_codebook(_: PrincipalDep, framework: VersionDep, session: SessionDep) -> Response:
+def export_codebook(
+    request: Request, _: PrincipalDep, framework: VersionDep, session: SessionDep
+) -> Response:
     """The themes as a REFI-QDA `.qdc` codebook (XML, valid against the standard's
     Codebook.xsd), to load into NVivo, ATLAS.ti, MAXQDA and other QDA tools. Codes nest
     as the themes do and every code is codable. GUIDs are stable: exporting the same
     version again gives the same file. Barrier themes are also listed in a code set
     named "CIVIC: barriers to connectedness", which the import here reads back."""
     snapshot = frameworks_service.snapshot(session=session, framework=framework)
-    return Response(
+    return cached_content(
+        request,
         refi_codebook.export_qdc(snapshot),
         media_type="application/xml",
         headers=_attachment(framework, "qdc"),
@@ -191,16 +202,20 @@ def export_codebook(_: PrincipalDep, framework: VersionDep, session: SessionDep)
     summary="The version's themes as CSV",
     responses={
         **_file_response("text/csv", "One row per theme, header first."),
+        **NOT_MODIFIED,
         **problem_responses(404, 422),
     },
 )
-def export_csv(_: PrincipalDep, framework: VersionDep, session: SessionDep) -> Response:
+def export_csv(
+    request: Request, _: PrincipalDep, framework: VersionDep, session: SessionDep
+) -> Response:
     """One row per theme in tree order (parents before children), with its code, key,
     label, parent's code, kind, the version that introduced it, its definition, and the
     components that target it (marked when the evidence is from outside the study).
     Cells that a spreadsheet would run as formulas are escaped."""
     snapshot = frameworks_service.snapshot(session=session, framework=framework)
-    return Response(
+    return cached_content(
+        request,
         csv_export.themes_csv(snapshot),
         media_type="text/csv; charset=utf-8",
         headers=_attachment(framework, "csv"),

@@ -36,6 +36,24 @@ def cached_response(request: Request, resource: BaseModel, *, status_code: int =
     return JSONResponse(jsonable_encoder(resource), status_code=status_code, headers=headers)
 
 
+def cached_content(
+    request: Request,
+    content: bytes | str,
+    *,
+    media_type: str,
+    headers: dict[str, str] | None = None,
+) -> Response:
+    """A non-JSON-model representation (a FHIR resource, a file) with an ETag over its
+    bytes, or 304 when the client's copy is current."""
+    body = content.encode() if isinstance(content, str) else content
+    etag = f'"{hashlib.sha256(body).hexdigest()[:32]}"'
+    all_headers = {"ETag": etag, "Cache-Control": "private, no-cache", **(headers or {})}
+    if_none_match = request.headers.get("if-none-match")
+    if if_none_match and _matches(if_none_match, etag):
+        return Response(status_code=304, headers=all_headers)
+    return Response(body, media_type=media_type, headers=all_headers)
+
+
 def check_if_match(request: Request, current: BaseModel) -> None:
     """Refuse an update made against a stale copy (412). Without If-Match it proceeds."""
     if_match = request.headers.get("if-match")

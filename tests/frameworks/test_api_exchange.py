@@ -75,6 +75,19 @@ def test_code_system_is_valid_fhir_with_the_public_base_url(app, client, researc
     assert "validation study" in resource.description
 
 
+@pytest.mark.parametrize(
+    "path", ["fhir/code-system", "fhir/value-set", "codebook.qdc", "themes.csv"]
+)
+def test_exports_carry_an_etag_and_revalidate(client, researcher, path):
+    url = f"{CIVIC}/2/{path}"
+    first = client.get(url, headers=researcher)
+    assert first.status_code == 200 and first.headers["etag"]
+    again = client.get(url, headers={**researcher, "If-None-Match": first.headers["etag"]})
+    assert again.status_code == 304 and again.content == b""
+    other = client.get(f"{CIVIC}/1/{path}", headers=researcher)
+    assert other.headers["etag"] != first.headers["etag"]
+
+
 def test_canonical_urls_resolve_on_the_service(app, client, researcher):
     base = app.state.settings.public_base_url
     code_system = client.get(f"{CIVIC}/2/fhir/code-system", headers=researcher).json()
