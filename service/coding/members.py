@@ -104,6 +104,11 @@ def _keep_an_owner(session: Session, study_id: UUID) -> None:
         raise Conflict("A study must keep at least one owner; add another owner first.")
 
 
+def get_member(*, session: Session, study_id: UUID, principal_id: UUID) -> MemberPublic:
+    member = _get(session, study_id, principal_id)
+    return _public(member, session.get(Principal, principal_id).name)
+
+
 def _find(session: Session, study_id: UUID, principal_id: UUID) -> StudyMember | None:
     return session.scalars(
         select(StudyMember).where(

@@ -71,8 +71,13 @@ def test_spans_count_code_points_of_the_normalised_text(client, study):
     assert one.json()["text"] == "😊"
     tail = client.get(url, params={"start": smile}, headers=study.viewer.headers).json()
     assert (tail["text"], tail["end"]) == ("😊\n", document["length"])
-    whole = client.get(url, headers=study.viewer.headers).json()
-    assert whole["text"] == NORMALISED
+    whole = client.get(url, headers=study.viewer.headers)
+    assert whole.json()["text"] == NORMALISED
+    revalidated = client.get(
+        url, headers={**study.viewer.headers, "If-None-Match": whole.headers["etag"]}
+    )
+    assert revalidated.status_code == 304
+    assert whole.headers["etag"] != span.headers["etag"]
 
 
 def test_spans_outside_the_text_are_422(client, study, document):

@@ -367,6 +367,28 @@ def test_who_may_manage_members(client, study, make_key):
         assert response.status_code == status, role
 
 
+def test_a_member_has_an_etag_and_role_changes_honour_if_match(client, study):
+    url = f"{study.url}/members/{study.viewer.id}"
+    for role, status in expected_by_role(200, READERS).items():
+        assert client.get(url, headers=study.headers_for(role)).status_code == status, role
+    first = client.get(url, headers=study.owner.headers)
+    assert first.json()["role"] == "viewer"
+    etag = first.headers["etag"]
+    cached = client.get(url, headers={**study.owner.headers, "If-None-Match": etag})
+    assert cached.status_code == 304
+    changed = client.patch(
+        url, json={"role": "coder"}, headers={**study.owner.headers, "If-Match": etag}
+    )
+    assert changed.status_code == 200 and changed.json()["role"] == "coder"
+    stale = client.patch(
+        url, json={"role": "viewer"}, headers={**study.owner.headers, "If-Match": etag}
+    )
+    assert stale.status_code == 412
+    assert client.get(url, headers=study.owner.headers).json()["role"] == "coder"
+    unknown = f"{study.url}/members/{study.outsider.id}"
+    assert client.get(unknown, headers=study.owner.headers).status_code == 404
+
+
 def test_member_removal_by_role(client, make_study):
     for role in ROLES:
         study = make_study()

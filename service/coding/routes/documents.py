@@ -105,25 +105,27 @@ def get_document(request: Request, document: DocumentDep, session: SessionDep) -
     response_model=DocumentSpan,
     operation_id="documents-text",
     summary="Get a passage of a transcript",
-    responses=problem_responses(404, 422),
+    responses={**problem_responses(404, 422), 304: {"description": "Not modified."}},
 )
 def get_span(
+    request: Request,
     document: DocumentDep,
     start: Annotated[int, Query(ge=0, description="First code point (default 0).")] = 0,
     end: Annotated[
         int | None, Query(ge=0, description="Code point after the last (default: the end).")
     ] = None,
-) -> DocumentSpan:
+) -> Response:
     """The text of [`start`, `end`), e.g. to show the passage a segment points at. 422
     when the span is reversed or runs past the end."""
     start, end, text = documents_service.span(document, start=start, end=end)
-    return DocumentSpan(
+    span = DocumentSpan(
         document_id=document.id,
         start=start,
         end=end,
         text=text,
         content_hash=document.content_hash,
     )
+    return cached_response(request, span)
 
 
 @router.patch(

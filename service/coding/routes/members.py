@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from uuid import UUID
 
-from fastapi import APIRouter, Response, status
+from fastapi import APIRouter, Request, Response, status
 
 from service.coding import members as members_service
 from service.coding.access import StudyOwner, StudyReader
 from service.coding.schemas import MemberAdd, MemberPublic, MemberUpdate
 from service.db import SessionDep
 from service.errors import problem_responses
+from service.http.conditional import cached_response, check_if_match
 from service.http.pagination import Page, PageDep
 from service.http.routing import CivicRoute
 
@@ -48,17 +49,43 @@ def add_member(body: MemberAdd, session: SessionDep, access: StudyOwner) -> Memb
     )
 
 
+@router.get(
+    "/studies/{study_id}/members/{principal_id}",
+    response_model=MemberPublic,
+    operation_id="studies-members-get",
+    summary="Get a study member",
+    responses={**problem_responses(404, 422), 304: {"description": "Not modified."}},
+)
+def get_member(
+    principal_id: UUID, request: Request, session: SessionDep, access: StudyReader
+) -> Response:
+    """One member and their study role, with an ETag."""
+    member = members_service.get_member(
+        session=session, study_id=access.study.id, principal_id=principal_id
+    )
+    return cached_response(request, member)
+
+
 @router.patch(
     "/studies/{study_id}/members/{principal_id}",
     response_model=MemberPublic,
     operation_id="studies-members-update",
     summary="Change a member's role",
-    responses=problem_responses(403, 404, 409, 422),
+    responses=problem_responses(403, 404, 409, 412, 422),
 )
 def change_role(
-    principal_id: UUID, body: MemberUpdate, session: SessionDep, access: StudyOwner
+    principal_id: UUID,
+    body: MemberUpdate,
+    request: Request,
+    session: SessionDep,
+    access: StudyOwner,
 ) -> MemberPublic:
-    """Change a member's study role (owners). The last owner cannot step down (409)."""
+    """Change a member's study role (owners). The last owner cannot step down (409).
+    Send the member's `ETag` as `If-Match` to change only what you last read (412)."""
+    current = members_service.get_member(
+        session=session, study_id=access.study.id, principal_id=principal_id
+    )
+    check_if_match(request, current)
     return members_service.change_role(
         session=session,
         by=access.principal,
