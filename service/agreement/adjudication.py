@@ -149,6 +149,9 @@ def create(*, session: Session, access: StudyAccess, body: AdjudicationCreate) -
             f"theme {body.theme_id} is not in the framework version of the consensus pass",
             "unknown_theme",
         )
+    # Lock the consensus pass (PostgreSQL), so two decisions on overlapping spans made
+    # at the same moment are checked one after the other, never both accepted.
+    session.execute(select(CodingPass.id).where(CodingPass.id == layer.id).with_for_update())
     earlier = session.scalars(
         select(Adjudication.id).where(
             Adjudication.pass_id == layer.id,
