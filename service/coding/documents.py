@@ -24,6 +24,7 @@ from service.coding.schemas import DocumentCreate, DocumentPublic, DocumentUpdat
 from service.coding.segments import require_may_delete_segments
 from service.db import utcnow
 from service.errors import Conflict, NotFound
+from service.http.idempotency import forget_study_replays
 from service.http.pagination import PageParams, paginate
 
 
@@ -106,6 +107,7 @@ def delete_document(
     ).rowcount
     session.delete(document)
     session.flush()
+    forget_study_replays(session=session, study_id=document.study_id)
     audit_service.record(
         session=session,
         principal=access.principal,

@@ -15,6 +15,7 @@ from service.coding.models import Study, StudyMember
 from service.coding.problems import invalid
 from service.coding.schemas import MemberAdd, MemberPublic
 from service.errors import Conflict, NotFound
+from service.http.idempotency import forget_study_replays
 from service.http.pagination import PageParams, paginate
 
 
@@ -78,6 +79,7 @@ def remove_member(
         _keep_an_owner(session, study.id)
     session.delete(member)
     session.flush()
+    forget_study_replays(session=session, study_id=study.id)
     _audit(session, by, "study.member.removed", study, principal_id, member.role)
 
 

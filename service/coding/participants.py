@@ -26,6 +26,7 @@ from service.coding.schemas import (
 from service.coding.segments import require_may_delete_segments
 from service.db import utcnow
 from service.errors import Conflict, NotFound
+from service.http.idempotency import forget_study_replays
 from service.http.pagination import PageParams, paginate
 
 
@@ -115,6 +116,7 @@ def delete_participant(
     ).rowcount
     session.delete(participant)
     session.flush()
+    forget_study_replays(session=session, study_id=participant.study_id)
     audit_service.record(
         session=session,
         principal=access.principal,

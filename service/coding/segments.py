@@ -22,6 +22,7 @@ from service.coding.segment_schemas import SegmentCreate, SegmentPublic, Segment
 from service.db import utcnow
 from service.errors import Forbidden, NotFound, Unprocessable
 from service.frameworks.models import Theme
+from service.http.idempotency import forget_study_replays
 from service.http.pagination import PageParams, paginate
 
 LIST_ORDER = [Segment.document_id, Segment.start, Segment.id]
@@ -426,6 +427,7 @@ def delete_segment(*, session: Session, access: StudyAccess, segment: Segment) -
     require_may_edit(access, segment)
     session.delete(segment)
     session.flush()
+    forget_study_replays(session=session, study_id=segment.study_id)
 
 
 def require_may_edit(access: StudyAccess, segment: Segment) -> None:

@@ -30,6 +30,7 @@ from service.coding.schemas import (
 from service.db import utcnow
 from service.errors import Conflict
 from service.frameworks.models import Framework
+from service.http.idempotency import forget_study_replays
 from service.http.pagination import PageParams, paginate
 
 
@@ -136,6 +137,7 @@ def delete_study(
         deleted[table.__tablename__] = result.rowcount
     session.delete(study)
     session.flush()
+    forget_study_replays(session=session, study_id=study.id)
     audit_service.record(
         session=session,
         principal=principal,

@@ -12,6 +12,7 @@ middleware records the response only after the request's own transaction committ
 from __future__ import annotations
 
 import hashlib
+import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from uuid import UUID, uuid4
@@ -44,6 +45,9 @@ class IdempotencyRecord(SQLModel, table=True):
     caller_hash: str = Field(max_length=64)
     key: str = Field(max_length=MAX_KEY_LENGTH)
     request_hash: str = Field(max_length=64)
+    # The study a replay belongs to (from its path), so that deleting study material
+    # or removing a member also forgets the replays that may quote it.
+    study_id: UUID | None = Field(default=None, index=True)
     status_code: int | None = None  # None while the first request is still running
     response_headers: dict[str, str] | None = Field(default=None, sa_column=Column(JSON))
     response_body: bytes | None = Field(default=None, sa_column=Column(LargeBinary))
@@ -78,6 +82,24 @@ def _check_credentials(session: Session, authorization: str) -> None:
         raise Unauthorized("The API key is unknown or revoked.")
 
 
+_STUDY_PATH = re.compile(r"^/v1/studies/([0-9a-fA-F-]{36})(?:/|$)")
+
+
+def _study_of(path: str) -> UUID | None:
+    match = _STUDY_PATH.match(path)
+    try:
+        return UUID(match.group(1)) if match else None
+    except ValueError:
+        return None
+
+
+def forget_study_replays(*, session: Session, study_id: UUID) -> None:
+    """Drop the stored replays of a study's routes (flushed with the caller's
+    transaction): they can quote transcripts, attributes or coded passages, and must
+    not outlive the deletion of that material or the departure of a member."""
+    session.execute(delete(IdempotencyRecord).where(IdempotencyRecord.study_id == study_id))
+
+
 class IdempotencyStore:
     def __init__(self, make_session: sessionmaker[Session], ttl: timedelta = TTL) -> None:
         self._make_session = make_session
@@ -96,7 +118,9 @@ class IdempotencyStore:
             session.execute(
                 delete(IdempotencyRecord).where(IdempotencyRecord.created_at < utcnow() - self._ttl)
             )
-            record = IdempotencyRecord(caller_hash=caller, key=key, request_hash=request_hash)
+            record = IdempotencyRecord(
+                caller_hash=caller, key=key, request_hash=request_hash, study_id=_study_of(path)
+            )
             session.add(record)
             try:
                 session.commit()
