@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import logging
+import re
 from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
+from sqlalchemy.exc import DataError, DBAPIError, IntegrityError, OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match
 
 from service.errors import PROBLEM_BASE, PROBLEM_MEDIA_TYPE, ServiceError
 
@@ -31,6 +33,8 @@ _TITLES = {
     500: "Internal Server Error",
     503: "Service Unavailable",
 }
+_SURROGATE = re.compile("[\ud800-\udfff]")
+_METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE")
 _SLUGS = {404: "not-found", 405: "method-not-allowed", 422: "validation", 500: "internal"}
 
 
@@ -61,7 +65,29 @@ def problem_response(
     if errors:
         body["errors"] = errors
     body.update(extra)
-    return JSONResponse(body, status_code=status, headers=headers, media_type=PROBLEM_MEDIA_TYPE)
+    return ProblemJSONResponse(body, status_code=status, headers=headers)
+
+
+class ProblemJSONResponse(JSONResponse):
+    media_type = PROBLEM_MEDIA_TYPE
+
+    def render(self, content: Any) -> bytes:
+        try:
+            return super().render(content)
+        except UnicodeEncodeError:
+            # A problem may quote the request, and JSON can carry a lone surrogate
+            # (\ud800) that UTF-8 cannot encode: quote it as U+FFFD instead.
+            return super().render(_without_surrogates(content))
+
+
+def _without_surrogates(value: Any) -> Any:
+    if isinstance(value, str):
+        return _SURROGATE.sub("\ufffd", value)
+    if isinstance(value, list):
+        return [_without_surrogates(item) for item in value]
+    if isinstance(value, dict):
+        return {_without_surrogates(k): _without_surrogates(v) for k, v in value.items()}
+    return value
 
 
 def _service_error(request: Request, exc: ServiceError) -> JSONResponse:
@@ -79,9 +105,26 @@ def _service_error(request: Request, exc: ServiceError) -> JSONResponse:
 
 def _http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
     detail = exc.detail if isinstance(exc.detail, str) else None
+    headers = exc.headers
     if exc.status_code == 404 and detail == "Not Found":
         detail = f"No route {request.url.path}."
-    return problem_response(request, exc.status_code, detail=detail, headers=exc.headers)
+    elif exc.status_code == 405:
+        allowed = _allowed_methods(request)
+        headers = {**(headers or {}), "Allow": ", ".join(allowed)}
+        detail = f"{request.method} is not allowed here; use {', '.join(allowed)}."
+    return problem_response(request, exc.status_code, detail=detail, headers=headers)
+
+
+def _allowed_methods(request: Request) -> list[str]:
+    # Starlette's 405 names the methods of the first route whose path matched, but each
+    # method of a URL is its own route: Allow must list them all (RFC 9110, 15.5.6).
+    routes = request.app.router.routes
+    allowed = []
+    for method in _METHODS:
+        scope = {**request.scope, "method": method}
+        if any(route.matches(scope)[0] is Match.FULL for route in routes):
+            allowed.append(method)
+    return allowed
 
 
 def _validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
@@ -118,6 +161,17 @@ def _database_unavailable(request: Request, exc: DBAPIError) -> JSONResponse:
 def _dbapi_error(request: Request, exc: DBAPIError) -> JSONResponse:
     if isinstance(exc, OperationalError) or exc.connection_invalidated:
         return _database_unavailable(request, exc)
+    if isinstance(exc, DataError):
+        # A value the database refused (a NUL in text, a number out of range) that
+        # validation let through: the request's value, not the server, is at fault.
+        # Logged, so the missing validation gets added; never with the value itself.
+        log.warning("data error", extra={"error": type(exc.orig).__name__})
+        return problem_response(
+            request,
+            422,
+            detail="A value in the request cannot be stored: a NUL character, or a number "
+            "out of range.",
+        )
     raise exc
 
 

@@ -11,8 +11,9 @@ from typing import Any
 
 from fastapi import Request, Response
 from fastapi.routing import APIRoute
+from starlette.exceptions import HTTPException
 
-from service.errors import PayloadTooLarge, UnsupportedMediaType
+from service.errors import PayloadTooLarge, Unprocessable, UnsupportedMediaType
 from service.http import idempotency
 
 JSON_TYPES = ("application/json",)
@@ -65,8 +66,11 @@ class CivicRoute(APIRoute):
         handler = super().get_route_handler()
         accepted = self._accepted_media_types()
         is_upload = (self.openapi_extra or {}).get("x-body-limit") == "upload"
+        parses_body = self.body_field is not None  # FastAPI decodes the JSON itself
+        query_names = _query_names(self.dependant)
 
         async def route_handler(request: Request) -> Response:
+            _check_url_text(request, query_names)
             if request.method in BODY_METHODS:
                 settings = request.app.state.settings
                 limit = settings.max_upload_bytes if is_upload else settings.max_body_bytes
@@ -78,7 +82,12 @@ class CivicRoute(APIRoute):
                 replay = await idempotency.claim_for_request(request, key)
                 if replay is not None:
                     return replay
-            return await handler(request)
+            try:
+                return await handler(request)
+            except HTTPException as exc:
+                if parses_body and exc.status_code == 400 and exc.__cause__ is not None:
+                    raise _undecodable(exc.__cause__) from None
+                raise
 
         return route_handler
 
@@ -97,6 +106,49 @@ async def _read_body(request: Request, limit: int) -> bytes:
     body = b"".join(chunks)
     request._body = body  # Starlette caches the body here; FastAPI reads it back
     return body
+
+
+def _query_names(dependant: Any) -> set[str]:
+    names = {param.alias for param in dependant.query_params}
+    for dependency in dependant.dependencies:
+        names |= _query_names(dependency)
+    return names
+
+
+def _check_url_text(request: Request, query_names: set[str]) -> None:
+    # %00 decodes to a NUL, which PostgreSQL refuses in any text it is asked to compare:
+    # no identifier, slug or search term of this API has one. (Query parameters the
+    # route does not take are ignored, as ever.)
+    values = [("path", name, str(value)) for name, value in request.path_params.items()]
+    values += [
+        ("query", name, value)
+        for name, value in request.query_params.multi_items()
+        if name in query_names
+    ]
+    errors = [
+        {"loc": [where, name], "msg": "may not contain NUL characters", "type": "string_nul"}
+        for where, name, value in values
+        if "\x00" in value
+    ]
+    if errors:
+        raise Unprocessable("The URL has a NUL character (%00); see `errors`.", errors=errors)
+
+
+def _undecodable(cause: BaseException) -> Unprocessable:
+    # FastAPI answers a body json.loads fails on with anything but a JSONDecodeError
+    # with a bare 400 ("error parsing the body"). It is malformed JSON like any other:
+    # 422, json_invalid.
+    if isinstance(cause, UnicodeDecodeError):
+        loc: list[str | int] = ["body", cause.start]
+        msg = "invalid UTF-8"
+    elif isinstance(cause, RecursionError):
+        loc, msg = ["body"], "nested too deeply"
+    else:
+        loc, msg = ["body"], "cannot be decoded"
+    return Unprocessable(
+        f"The body is not valid JSON: {msg}.",
+        errors=[{"loc": loc, "msg": msg, "type": "json_invalid"}],
+    )
 
 
 def _check_media_type(request: Request, accepted: tuple[str, ...]) -> None:

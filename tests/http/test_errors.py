@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import json
 import re
+import uuid
 
 from fastapi.testclient import TestClient
+from sqlalchemy.exc import DataError
 
 from service.config import Settings
 from service.main import create_app
@@ -24,6 +26,15 @@ def test_wrong_method_is_405_problem(client):
     response = client.put("/healthz")
     assert response.status_code == 405
     assert response.headers["content-type"] == PROBLEM
+
+
+def test_405_allows_every_method_of_the_url_not_just_one_route(client):
+    # Each method of a URL is its own route; Allow named only the first one's.
+    assert client.options("/v1/keys").headers["allow"] == "GET, POST"
+    response = client.put(f"/v1/studies/{uuid.uuid4()}")
+    assert response.status_code == 405
+    assert response.headers["allow"] == "GET, PATCH, DELETE"
+    assert "GET, PATCH, DELETE" in response.json()["detail"]
 
 
 def test_request_id_is_echoed_or_generated(client):
@@ -60,6 +71,23 @@ def test_unexpected_error_is_500_without_internals(database_url, capsys):
     errors = [line for line in lines if line["logger"] == "civic.errors"]
     assert errors[0]["exception"] == "RuntimeError"
     assert errors[0]["request_id"] == body["request_id"]
+
+
+def test_a_value_the_database_refuses_is_422_not_500(database_url, capsys):
+    # PostgreSQL refuses a NUL in text or an out-of-range integer with a DataError;
+    # validation should catch each first, and this is the net when it does not.
+    app = create_app(Settings(database_url=database_url))
+
+    def refuse():
+        raise DataError("INSERT ...", {"v": "participant P07"}, ValueError("NUL byte"))
+
+    app.add_api_route("/refuse", refuse)
+    response = TestClient(app, raise_server_exceptions=False).get("/refuse")
+    assert response.status_code == 422
+    assert response.headers["content-type"] == PROBLEM
+    assert "P07" not in response.text
+    warnings = [line for line in _log_lines(capsys) if line["message"] == "data error"]
+    assert warnings and "P07" not in json.dumps(warnings)
 
 
 def test_access_log_has_metadata_and_no_secrets(database_url, admin, capsys):
