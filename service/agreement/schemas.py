@@ -11,7 +11,7 @@ from pydantic import BaseModel, Field, model_validator
 from service.agreement.bootstrap import MAX_BOOTSTRAP_RESAMPLES
 from service.agreement.stats import STATISTICS
 from service.coding.models import AGREEMENT_UNITS
-from service.http.schemas import StrictInput
+from service.http.schemas import StorableText, StrictInput
 
 Unit = Literal["character", "coded_only", "word", "sentence", "paragraph", "segment", "document"]
 assert get_args(Unit) == AGREEMENT_UNITS
@@ -152,7 +152,7 @@ class AgreementComputeRequest(StrictInput):
 
 
 class AgreementReportCreate(StrictInput):
-    title: str = Field("", max_length=300)
+    title: StorableText = Field("", max_length=300)
     parameters: AgreementRequest
 
 
@@ -167,7 +167,7 @@ class AdjudicationCreate(StrictInput):
         description="`apply`: the theme holds on the span (a consensus segment is written); "
         "`reject`: it does not (only the decision is recorded)."
     )
-    note: str = Field("", max_length=20_000, description="Why, as agreed in the meeting.")
+    note: StorableText = Field("", max_length=20_000, description="Why, as agreed in the meeting.")
     source_segment_ids: list[UUID] = Field(
         default_factory=list,
         max_length=1000,

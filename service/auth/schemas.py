@@ -6,11 +6,11 @@ from uuid import UUID
 from pydantic import BaseModel, Field
 
 from service.auth.models import Role
-from service.http.schemas import StrictInput
+from service.http.schemas import StorableText, StrictInput
 
 
 class KeyCreate(StrictInput):
-    name: str = Field(
+    name: StorableText = Field(
         min_length=1, max_length=200, description="Who holds the key; created if new."
     )
     role: Role = Field(description="Role of a new principal; must match an existing one's.")

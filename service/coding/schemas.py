@@ -24,7 +24,7 @@ from pydantic import (
 from service.coding.access import StudyRole
 from service.coding.identifiers import attribute_problem, label_problem, looks_like_email
 from service.coding.models import AGREEMENT_UNITS
-from service.http.schemas import StrictInput
+from service.http.schemas import StorableText, StrictInput, storable_text
 
 AgreementUnit = Literal[
     "character", "coded_only", "word", "sentence", "paragraph", "segment", "document"
@@ -32,18 +32,7 @@ AgreementUnit = Literal[
 assert get_args(AgreementUnit) == AGREEMENT_UNITS  # the database check lists the same units
 
 
-def _storable(text: str) -> str:
-    # JSON may carry a NUL or a lone surrogate (\ud800); neither can be stored as text.
-    if "\x00" in text:
-        raise ValueError("text may not contain NUL characters")
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError as exc:
-        raise ValueError("text is not valid Unicode (it has a lone surrogate)") from exc
-    return text
-
-
-Storable = Annotated[str, AfterValidator(_storable)]
+Storable = StorableText
 
 
 def _trimmed(max_length: int) -> object:
@@ -52,7 +41,7 @@ def _trimmed(max_length: int) -> object:
     return Annotated[
         str,
         StringConstraints(strip_whitespace=True, min_length=1, max_length=max_length),
-        AfterValidator(_storable),
+        AfterValidator(storable_text),
     ]
 
 
@@ -60,7 +49,10 @@ GroupName = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]{0,63}$")]
 Text200 = _trimmed(200)
 Title = _trimmed(300)
 Label = _trimmed(64)
-Scalar = str | int | float | bool | None
+# The column is a 32-bit INTEGER on PostgreSQL; no one is interviewed this often.
+MAX_INTERVIEW_ORDER = 1000
+# JSON lets NaN and Infinity through; PostgreSQL's json type refuses them.
+Scalar = str | int | Annotated[float, Field(allow_inf_nan=False)] | bool | None
 
 OFFSETS = (
     "Offsets are Unicode code points (not bytes, not UTF-16 units), half-open "
@@ -73,8 +65,8 @@ OFFSETS = (
 
 
 class FrameworkRef(StrictInput):
-    slug: str = Field(min_length=1, max_length=64, examples=["civic"])
-    version: str = Field(min_length=1, max_length=32, examples=["2"])
+    slug: Storable = Field(min_length=1, max_length=64, examples=["civic"])
+    version: Storable = Field(min_length=1, max_length=32, examples=["2"])
 
 
 class FrameworkSummary(BaseModel):
@@ -213,6 +205,8 @@ class ParticipantAttributes(BaseModel):
         for name, value in extra.items():
             if not name.strip() or len(name) > 64:
                 raise ValueError(f"attribute name {name!r} must have 1 to 64 characters")
+            for text in (name, value) if isinstance(value, str) else (name,):
+                storable_text(text)
             problem = attribute_problem(name)
             if problem:
                 raise ValueError(problem)
@@ -347,7 +341,9 @@ class DocumentCreate(StrictInput):
     text: Storable = Field(min_length=1, description=f"The anonymised transcript, UTF-8. {OFFSETS}")
     participant_id: UUID | None = Field(None, description="A participant of this study.")
     interview_date: date | None = None
-    interview_order: int | None = Field(None, ge=1, description="1 for the first interview…")
+    interview_order: int | None = Field(
+        None, ge=1, le=MAX_INTERVIEW_ORDER, description="1 for the first interview…"
+    )
 
 
 class DocumentUpdate(StrictInput):
@@ -359,7 +355,7 @@ class DocumentUpdate(StrictInput):
     )  # type: ignore[assignment]
     participant_id: UUID | None = None
     interview_date: date | None = None
-    interview_order: int | None = Field(None, ge=1)
+    interview_order: int | None = Field(None, ge=1, le=MAX_INTERVIEW_ORDER)
 
 
 class DocumentPublic(BaseModel):

@@ -16,7 +16,7 @@ from pydantic import AfterValidator, BaseModel, Field, model_validator
 
 from service.frameworks.builtin import COMPONENT_TAGS
 from service.frameworks.domain import DeliveryMode, FrameworkStatus, ThemeKind
-from service.http.schemas import StrictInput
+from service.http.schemas import StorableText, StrictInput
 
 SLUG_PATTERN = r"^[a-z0-9][a-z0-9_-]{0,63}$"
 VERSION_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,31}$"
@@ -24,13 +24,6 @@ KEY_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,99}$"
 CODE_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,31}$"
 # slug@version, as the diff endpoint takes it.
 VERSION_REF_PATTERN = r"^[a-z0-9][a-z0-9_-]{0,63}@[A-Za-z0-9][A-Za-z0-9._-]{0,31}$"
-
-
-def _no_nul(value: str) -> str:
-    # PostgreSQL cannot store NUL in text; refuse it on both engines alike.
-    if "\x00" in value:
-        raise ValueError("text may not contain NUL characters")
-    return value
 
 
 def _known_tags(tags: list[str]) -> list[str]:
@@ -42,7 +35,7 @@ def _known_tags(tags: list[str]) -> list[str]:
     return list(dict.fromkeys(tags))  # drop repeats, keep the order given
 
 
-Text = Annotated[str, AfterValidator(_no_nul)]
+Text = StorableText  # no NUL, no lone surrogate: both engines store it
 Slug = Annotated[str, Field(pattern=SLUG_PATTERN, description="e.g. `civic`")]
 Version = Annotated[str, Field(pattern=VERSION_PATTERN, description="e.g. `2` or `2.1-draft`")]
 Title = Annotated[Text, Field(min_length=1, max_length=300)]

@@ -19,6 +19,7 @@ from sqlalchemy import Select, tuple_
 from sqlalchemy.orm import InstrumentedAttribute
 from sqlmodel import Session
 
+from service.config import Settings
 from service.errors import BadRequest, Unprocessable
 
 T = TypeVar("T")
@@ -41,7 +42,13 @@ class PageParams:
 def page_params(
     request: Request,
     limit: Annotated[
-        int | None, Query(ge=1, description="Items per page (default 50, at most 500).")
+        int | None,
+        Query(
+            ge=1,
+            description="Items per page (default 50, at most 500).",
+            # Documented only: the service enforces its configured maximum below.
+            json_schema_extra={"maximum": Settings.model_fields["max_page_size"].default},
+        ),
     ] = None,
     cursor: Annotated[str | None, Query(description="`next_cursor` of the previous page.")] = None,
 ) -> PageParams:

@@ -23,6 +23,7 @@ from service.errors import NotFound, Unprocessable
 from service.frameworks.domain import FrameworkSnapshot, FrameworkStatus
 from service.frameworks.models import Framework
 from service.frameworks.store import load_snapshot
+from service.http.schemas import is_storable
 from service.recommendations import engine
 from service.recommendations.schemas import Assessment, AssessmentProblem, Plan
 
@@ -132,6 +133,19 @@ def framework_for_assessment(
     """A published version named in a request: 422 naming it otherwise (the framework
     is part of the assessment, so a wrong one is an invalid assessment). The problem is
     located at ``slug_loc`` when the framework has no version at all."""
+    if not is_storable(slug) or not is_storable(version):
+        # No version is named with a NUL or a lone surrogate, and PostgreSQL cannot
+        # even be asked about one.
+        raise Unprocessable(
+            f"There is no framework version {slug}@{version}.",
+            errors=[
+                {
+                    "loc": version_loc if is_storable(slug) else slug_loc,
+                    "msg": f"no framework version {slug}@{version}",
+                    "type": "unknown_framework",
+                }
+            ],
+        )
     framework = _get(session, slug, version)
     loc = version_loc
     if framework is None:

@@ -96,6 +96,7 @@ def test_bad_decisions_are_422_naming_the_field(client, nvivo, make_coded):
         ("body", "theme_id"): {"theme_id": str(uuid.uuid4())},
         ("body", "source_segment_ids", 0): {"source_segment_ids": [str(uuid.uuid4())]},
         ("body", "decision"): {"decision": "maybe"},
+        ("body", "note"): {"note": "agreed\x00"},  # PostgreSQL cannot store it: was a 500
     }
     for loc, override in cases.items():
         response = decide(client, nvivo, **override)

@@ -97,5 +97,15 @@ def test_bad_report_parameters_are_422_in_the_body(client, nvivo):
     assert response.json()["errors"][0]["loc"] == ["body", "parameters", "themes", 0]
 
 
+def test_a_title_with_a_nul_is_422_not_500(client, nvivo):
+    # PostgreSQL cannot store NUL in text.
+    body = {"title": "Kappa\x00", "parameters": {"coders": [nvivo.a, nvivo.b]}}
+    response = client.post(
+        f"{nvivo.study.url}/agreement-reports", json=body, headers=nvivo.study.owner
+    )
+    assert response.status_code == 422
+    assert response.json()["errors"][0]["loc"] == ["body", "title"]
+
+
 def test_viewers_may_not_save_reports(client, nvivo):
     assert save(client, nvivo, headers=nvivo.study.viewer).status_code == 403

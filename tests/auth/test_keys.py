@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+
+import pytest
 from sqlalchemy import select
 
 from service.auth.models import ApiKey
@@ -57,6 +60,18 @@ def test_existing_principal_with_another_role_conflicts(client, admin):
         "/v1/keys", json={"name": "test-admin", "role": "clinician"}, headers=admin
     )
     assert response.status_code == 409
+
+
+@pytest.mark.parametrize("name", ["ana\x00", "ana\ud800"])
+def test_a_name_that_cannot_be_stored_is_422_not_500(client, admin, name):
+    # PostgreSQL refuses NUL in text; UTF-8 cannot encode a lone surrogate.
+    response = client.post(
+        "/v1/keys",
+        content=json.dumps({"name": name, "role": "researcher"}),
+        headers={**admin, "Content-Type": "application/json"},
+    )
+    assert response.status_code == 422
+    assert response.json()["errors"][0]["loc"] == ["body", "name"]
 
 
 def test_revoked_key_is_refused_at_once(client, admin):

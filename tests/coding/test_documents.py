@@ -106,6 +106,9 @@ def test_document_bodies_are_checked(client, study, make_study):
         {"participant_id": str(uuid.uuid4())},
         {"participant_id": other_participant["id"]},
         {"interview_order": 0},
+        # Past a 32-bit INTEGER (PostgreSQL) or a 64-bit one (SQLite): was a 500.
+        {"interview_order": 2**31},
+        {"interview_order": 10**30},
         {"speaker": "P02"},
     ):
         response = _create(client, study, **body)
@@ -219,6 +222,12 @@ def test_text_edits_renormalise_until_a_segment_freezes_the_text(
 
 
 def test_document_patches_are_checked(client, study, document):
+    for order in (2**31, 2**63):  # beyond the INTEGER column: was a 500
+        response = client.patch(
+            document.url, json={"interview_order": order}, headers=study.coder.headers
+        )
+        assert response.status_code == 422, order
+        assert response.json()["errors"][0]["loc"] == ["body", "interview_order"]
     for body in ({"title": None}, {"text": None}, {"participant_id": str(uuid.uuid4())}, {"x": 1}):
         response = client.patch(document.url, json=body, headers=study.coder.headers)
         assert response.status_code == 422, body

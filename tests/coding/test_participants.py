@@ -3,6 +3,7 @@ and respondent validation."""
 
 from __future__ import annotations
 
+import json
 import uuid
 
 import pytest
@@ -132,6 +133,32 @@ def test_attribute_values_and_types_are_checked(client, study):
     ):
         response = _add(client, study, attributes=attributes)
         assert response.status_code == 422, attributes
+
+
+def test_free_attributes_that_cannot_be_stored_are_422_not_500(client, study, participant):
+    # A lone surrogate broke the response (and its ETag); NaN is not JSON for PostgreSQL.
+    for attributes in (
+        {"employment": "part\ud800time"},
+        {"employ\udfffment": "part-time"},
+        {"employment": "part\u0000time"},
+        {"score": float("nan")},
+        {"score": float("inf")},
+    ):
+        for method, url in (
+            ("POST", f"{study.url}/participants"),
+            ("PATCH", participant.url),
+        ):
+            body = {"attributes": attributes} | (
+                {"label": "P02", "group": "staff"} if method == "POST" else {}
+            )
+            response = client.request(
+                method,
+                url,
+                content=json.dumps(body),  # NaN as the bare literal, the surrogate escaped
+                headers={**study.owner.headers, "Content-Type": "application/json"},
+            )
+            assert response.status_code == 422, (method, attributes, response.text)
+            assert response.json()["errors"][0]["loc"][:2] == ["body", "attributes"]
 
 
 def test_unknown_fields_and_bad_ids_are_422(client, study):

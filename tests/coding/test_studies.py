@@ -92,6 +92,21 @@ def test_draft_retired_and_unknown_frameworks_are_refused(app, client, researche
         assert response.json()["errors"][0]["loc"] == ["body", "framework"]
 
 
+def test_a_framework_reference_with_a_nul_is_422_not_500(client, researcher, study):
+    # PostgreSQL refuses NUL in a compared value: the lookup itself failed.
+    for ref in ({"slug": "civic\x00", "version": "2"}, {"slug": "civic", "version": "2\x00"}):
+        response = client.post(
+            "/v1/studies", json=NEW_STUDY | {"framework": ref}, headers=researcher
+        )
+        assert response.status_code == 422, ref
+        response = client.post(
+            f"{study.url}/passes",
+            json={"name": "Deductive", "kind": "consensus", "framework": ref},
+            headers=study.owner.headers,
+        )
+        assert response.status_code == 422, ref
+
+
 def test_invalid_study_bodies_are_422(client, researcher):
     bad = [
         NEW_STUDY | {"colour": "blue"},

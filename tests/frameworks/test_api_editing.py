@@ -3,6 +3,7 @@ the rules that protect the tree, and the freeze on published versions."""
 
 from __future__ import annotations
 
+import json
 import uuid
 
 import pytest
@@ -408,3 +409,29 @@ def test_edits_of_a_draft_are_refused_once_it_is_published(client, researcher, d
         client, researcher, DRAFT, draft["7.2"]["id"], link["component_id"], link["id"]
     )
     assert {name: r.status_code for name, r in responses.items()} == dict.fromkeys(responses, 409)
+
+
+def test_text_with_a_lone_surrogate_is_422_not_500(client, researcher, draft):
+    """JSON may escape half a UTF-16 pair (\\ud800): no engine can store it as UTF-8."""
+    half = "\ud800"
+    component = client.get(f"{DRAFT}/components", headers=researcher).json()["items"][0]
+    theme = draft["1"]["id"]
+    requests = [
+        ("POST", "/v1/frameworks", {"slug": "m", "version": "1", "title": "T", "citation": half}),
+        ("PATCH", DRAFT, {"citation": half}),
+        ("POST", f"{CIVIC}/2/derive", {"version": "4", "description": half}),
+        ("POST", f"{DRAFT}/themes", {"code": "1.9", "label": half, "parent_id": theme}),
+        ("PATCH", f"{DRAFT}/themes/{theme}", {"definition": f"a{half}b"}),
+        ("POST", f"{DRAFT}/components", {"key": "k", "name": half}),
+        ("PATCH", f"{DRAFT}/components/{component['id']}", {"evidence_source": half}),
+    ]
+    for method, url, body in requests:
+        response = client.request(
+            method,
+            url,
+            content=json.dumps(body),  # ensure_ascii: the surrogate travels as \\ud800
+            headers={**researcher, "Content-Type": "application/json"},
+        )
+        assert response.status_code == 422, (method, url, response.text)
+        assert response.headers["content-type"] == PROBLEM
+        assert response.json()["errors"][0]["loc"][0] == "body"

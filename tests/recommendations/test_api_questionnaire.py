@@ -258,6 +258,20 @@ def test_bad_responses_are_422_with_the_link_id_in_loc(client, clinician, form):
     assert text.status_code == 415
 
 
+def test_a_canonical_naming_an_impossible_version_is_422_not_500(client, clinician, form):
+    # The version read from the canonical went to the database: PostgreSQL refuses a
+    # NUL, and no driver can encode a lone surrogate.
+    qr = answer(form, ASSESSMENT)
+    for version in ("2\x00", "\ud800"):
+        canonical = form["url"].removesuffix("/2") + "/" + version
+        response = client.post(
+            QR_URL,
+            content=json.dumps({**qr, "questionnaire": canonical}),
+            headers={**clinician, "Content-Type": "application/json"},
+        )
+        assert errors_of(response) == [(["body", "questionnaire"], "unknown_framework")]
+
+
 def test_questionnaire_recommendations_are_audited_without_content(app, client, clinician, form):
     response = client.post(QR_URL, json=answer(form, ASSESSMENT), headers=clinician)
     assert response.status_code == 200

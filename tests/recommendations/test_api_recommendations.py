@@ -212,6 +212,31 @@ def test_unknown_framework_is_422_naming_it(client, clinician):
         assert f"{slug}@{version}" in response.json()["errors"][0]["msg"]
 
 
+@pytest.mark.parametrize("field", ["framework", "version"])
+@pytest.mark.parametrize("bad", ["civic\x00", "\ud800"])
+def test_a_framework_name_that_cannot_be_stored_is_422_not_500(client, clinician, field, bad):
+    # Neither can be sent to PostgreSQL (NUL) or encoded at all (a lone surrogate).
+    response = client.post(
+        URL,
+        content=json.dumps(body(**{field: bad})),
+        headers={**clinician, "Content-Type": "application/json"},
+    )
+    [(loc, kind)] = errors_of(response)
+    assert (loc, kind) == (["body", field], "unknown_framework")
+
+
+def test_a_problem_quoting_a_lone_surrogate_is_sent_not_500(client, clinician):
+    # The problem names the theme code sent; UTF-8 could not encode it.
+    response = client.post(
+        URL,
+        content=json.dumps(body(needs={"\ud800": 3})),
+        headers={**clinician, "Content-Type": "application/json"},
+    )
+    assert response.status_code == 422
+    assert response.headers["content-type"] == "application/problem+json"
+    assert response.json()["errors"][0]["loc"] == ["body", "needs", "\ufffd"]
+
+
 def test_draft_and_retired_frameworks_are_422(app, client, clinician):
     draft_v3 = replace(V2, version="3-draft", status=FrameworkStatus.draft)
     with app.state.sessionmaker() as session:
