@@ -108,7 +108,9 @@ class AlphaModel:
             observed_d = observed / total
             expected_d = expected / (total * (total - 1.0))
             values = 1.0 - observed_d / expected_d
-        no_variation = (marginals > 0).sum(axis=1) <= 1
+        # Codes so close that their distance underflows to 0 differ in name only: no
+        # expected disagreement is no variation, not a 0/0.
+        no_variation = ((marginals > 0).sum(axis=1) <= 1) | (expected == 0)
         no_pairs = total == 0
         values[no_pairs | no_variation] = np.nan
         return values, no_variation & ~no_pairs, np.stack([observed_d, expected_d], axis=1)

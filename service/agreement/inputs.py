@@ -21,6 +21,11 @@ import numpy as np
 
 WEIGHTINGS = ("linear", "quadratic")
 LEVELS = ("nominal", "ordinal", "interval", "ratio")
+# Beyond these the float arithmetic of the statistics breaks down (1 - expected
+# agreement rounds to 0, squared code distances overflow, the bootstrap cannot draw
+# that many units); no real codebook or corpus comes near them.
+MAX_UNITS = 10**12
+MAX_CODE = 10**9
 
 
 class AgreementInputError(ValueError):
@@ -97,6 +102,13 @@ def _check_counts(values: np.ndarray, what: str) -> None:
         raise AgreementInputError(f"{what} must not be negative")
     if np.any(values != np.floor(values)):
         raise AgreementInputError(f"{what} must be whole numbers (counts of units)")
+    if np.any(values > MAX_UNITS) or values.sum() > MAX_UNITS:
+        raise AgreementInputError(f"{what} may count at most {MAX_UNITS:.0e} units in all")
+
+
+def _check_codes(values: np.ndarray, what: str) -> None:
+    if np.any(np.abs(values[~np.isnan(values)]) > MAX_CODE):
+        raise AgreementInputError(f"{what} must lie between -{MAX_CODE:.0e} and {MAX_CODE:.0e}")
 
 
 def _declared_categories(categories: object) -> np.ndarray:
@@ -105,6 +117,7 @@ def _declared_categories(categories: object) -> np.ndarray:
         raise AgreementInputError("categories must be a non-empty list of codes")
     if not np.all(np.isfinite(declared)):
         raise AgreementInputError("categories must be finite numbers")
+    _check_codes(declared, "categories")
     if np.unique(declared).size != declared.size:
         raise AgreementInputError("categories must not repeat a code")
     return declared
@@ -186,6 +199,7 @@ def prepare_ratings(
         raise TooFewCodersError(f"agreement needs at least 2 coders, got {n_coders}")
     if np.isinf(matrix).any():
         raise AgreementInputError("ratings must be finite codes or missing (NaN)")
+    _check_codes(matrix, "ratings")
 
     if weights is None:
         multiplicity = np.ones(n_rows)

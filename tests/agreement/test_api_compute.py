@@ -105,5 +105,35 @@ def test_bad_requests_are_422(client, researcher):
         assert response.headers["content-type"].startswith("application/problem+json")
 
 
+@pytest.mark.parametrize(
+    "body",
+    [
+        # 1 - expected agreement rounded to 0: ZeroDivisionError.
+        {"table": [[10**30, 1], [2, 7]]},
+        {"table": [[1e300, 3e194], [1085, 4]], "weighting": "linear", "categories": [0, 1]},
+        # More units than the bootstrap can draw: OverflowError.
+        {"table": [[2**62, 1], [1, 2**62]], "bootstrap_resamples": 5, "seed": 1},
+        {"ratings": [[1, 2], [2, 2]], "weights": [1e308, 1e308]},
+        # Squared distances overflow to inf, then NaN: not JSON.
+        {"ratings": [[1e300, 0], [0, 1e300], [1, 1]], "level": "interval"},
+        {"ratings": [[1, 2], [2, 1]], "categories": [1, 2, -1e300]},
+    ],
+)
+def test_counts_and_codes_beyond_float_precision_are_422_not_500(client, researcher, body):
+    response = post(client, researcher, **body)
+    assert response.status_code == 422, response.text
+    assert response.headers["content-type"].startswith("application/problem+json")
+
+
+def test_codes_too_close_to_tell_apart_have_no_variation_not_nan(client, researcher):
+    # (1e-200)**2 underflows to 0: no expected disagreement, which was a 0/0 = NaN (500).
+    ratings = [[1e-200, 0], [0, 1e-200], [0, 0]]
+    body = post(
+        client, researcher, ratings=ratings, level="interval", statistics=["krippendorff_alpha"]
+    ).json()
+    [alpha] = body["results"]
+    assert alpha["value"] is None and alpha["reason"] == "no_variation"
+
+
 def test_without_a_key_it_is_401(client):
     assert client.post("/v1/agreement", json={"table": [[1, 0], [0, 1]]}).status_code == 401
