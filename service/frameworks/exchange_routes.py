@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Callable
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Query, Request, Response
@@ -34,8 +35,16 @@ CODEBOOK_TYPES = ("application/xml", "text/xml", "application/zip", "application
 NOT_MODIFIED = {304: {"description": "Not modified: your copy (If-None-Match) is current."}}
 
 
-def _fhir(request: Request, resource: dict[str, Any]) -> Response:
-    """A FHIR resource with an ETag over its bytes (304 when the client's is current)."""
+def _fhir(
+    request: Request,
+    session: SessionDep,
+    framework: Framework,
+    build: Callable[..., dict[str, Any]],
+) -> Response:
+    """The version as a FHIR resource (``build``: code system or value set), with an
+    ETag over its bytes (304 when the client's copy is current)."""
+    snapshot = frameworks_service.snapshot(session=session, framework=framework)
+    resource = build(snapshot, base_url=request.app.state.settings.public_base_url)
     body = json.dumps(resource, ensure_ascii=False, separators=(",", ":"))
     return cached_content(request, body, media_type=FHIR_JSON)
 
@@ -88,9 +97,7 @@ def fhir_code_system(
     `closeness.trust`); its number (`1.2`), kind (`domain` or `barrier`) and the version
     that introduced it are concept properties. The canonical `url` is built from the
     service's public base URL; `version` is the framework version."""
-    snapshot = frameworks_service.snapshot(session=session, framework=framework)
-    base_url = request.app.state.settings.public_base_url
-    return _fhir(request, fhir.code_system(snapshot, base_url=base_url))
+    return _fhir(request, session, framework, fhir.code_system)
 
 
 @router.get(
@@ -106,9 +113,7 @@ def fhir_value_set(
     """A FHIR R4 `ValueSet` (`application/fhir+json`) of the themes of kind `domain`,
     drawn from the version's CodeSystem: what an assessment rates and what intervention
     components target. Barrier themes such as Stigma are left out."""
-    snapshot = frameworks_service.snapshot(session=session, framework=framework)
-    base_url = request.app.state.settings.public_base_url
-    return _fhir(request, fhir.domain_value_set(snapshot, base_url=base_url))
+    return _fhir(request, session, framework, fhir.domain_value_set)
 
 
 CanonicalVersionQuery = Annotated[
@@ -139,10 +144,7 @@ def fhir_code_system_canonical(
 ) -> Response:
     """The address the CodeSystem's `url` names (and that codings in Questionnaires and
     CarePlans use as `system`): the latest published version, or `?version=`."""
-    framework = _canonical_version(session, slug, version)
-    snapshot = frameworks_service.snapshot(session=session, framework=framework)
-    base_url = request.app.state.settings.public_base_url
-    return _fhir(request, fhir.code_system(snapshot, base_url=base_url))
+    return _fhir(request, session, _canonical_version(session, slug, version), fhir.code_system)
 
 
 @router.get(
@@ -161,10 +163,9 @@ def fhir_value_set_canonical(
 ) -> Response:
     """The address the ValueSet's `url` names: the latest published version's domains,
     or those of `?version=`."""
-    framework = _canonical_version(session, slug, version)
-    snapshot = frameworks_service.snapshot(session=session, framework=framework)
-    base_url = request.app.state.settings.public_base_url
-    return _fhir(request, fhir.domain_value_set(snapshot, base_url=base_url))
+    return _fhir(
+        request, session, _canonical_version(session, slug, version), fhir.domain_value_set
+    )
 
 
 @router.get(
