@@ -65,8 +65,8 @@ class Settings(BaseSettings):
     def sqlite_path(self) -> Path | None:
         if not self.is_sqlite:
             return None
-        path = self.database_url.split(":///", 1)[-1]
-        return None if path in ("", ":memory:") else Path(path)
+        _, separator, path = self.database_url.partition(":///")
+        return None if not separator or path in ("", ":memory:") else Path(path)
 
 
 @lru_cache

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+import asyncio
+import functools
+import threading
+from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime
-from typing import Annotated
+from typing import Annotated, Any, TypeVar
 
 from fastapi import Depends, Request
 from sqlalchemy import DateTime, Engine, TypeDecorator, create_engine, event
@@ -26,6 +29,7 @@ NAMING_CONVENTION = {
 }
 SQLModel.metadata.naming_convention = NAMING_CONVENTION
 metadata = SQLModel.metadata
+T = TypeVar("T")
 
 
 def utcnow() -> datetime:
@@ -55,6 +59,13 @@ class UTCDateTime(TypeDecorator[datetime]):
         return value
 
 
+# Connections each worker process keeps. A request holds one from its first query to
+# its commit, across thread-pool hops; ``connection_slots`` admits that many requests
+# at a time.
+SQLITE_POOL = {"pool_size": 10, "max_overflow": 0}
+POSTGRES_POOL = {"pool_size": 10, "max_overflow": 20}
+
+
 def create_db_engine(settings: Settings, *, pooled: bool = True) -> Engine:
     # hide_parameters: bound values (transcript text, key hashes) never appear in
     # exception messages, and so never in logs.
@@ -62,20 +73,91 @@ def create_db_engine(settings: Settings, *, pooled: bool = True) -> Engine:
         path = settings.sqlite_path()
         if path is not None:
             path.parent.mkdir(parents=True, exist_ok=True)
+        pool = SQLITE_POOL if path is not None else {}  # in memory: one shared connection
         engine = create_engine(
             settings.database_url,
-            connect_args={"check_same_thread": False, "timeout": 30},
+            connect_args={"check_same_thread": False, "timeout": SQLITE_BUSY_TIMEOUT},
             hide_parameters=True,
-            **({} if pooled else {"poolclass": NullPool}),
+            **(pool if pooled else {"poolclass": NullPool}),
         )
         event.listen(engine, "connect", _sqlite_pragmas)
+        SQLiteWriteLock(timeout=PROCESS_WRITE_QUEUE_TIMEOUT).install(engine)
         return engine
-    pool_options = (
-        {"pool_pre_ping": True, "pool_size": 10, "max_overflow": 20}
-        if pooled
-        else {"poolclass": NullPool}
-    )
+    pool_options = {"pool_pre_ping": True, **POSTGRES_POOL} if pooled else {"poolclass": NullPool}
     return create_engine(settings.database_url, hide_parameters=True, **pool_options)
+
+
+def connection_slots(settings: Settings) -> asyncio.Semaphore:
+    """Admission to the database, taken on the event loop before any thread-pool hop
+    that may check out a connection.
+
+    Without it, threads blocked waiting for a free connection can take every thread of
+    the pool while the requests holding the connections wait, between hops, for a
+    thread to finish in: a deadlock until the pool's timeout. Taken first on the loop,
+    a slot guarantees its holder a connection; requests beyond it queue (in order)
+    without occupying a thread.
+    """
+    pool = SQLITE_POOL if settings.is_sqlite else POSTGRES_POOL
+    return asyncio.Semaphore(pool["pool_size"] + pool["max_overflow"])
+
+
+async def run_with_connection(app: Any, function: Callable[..., T], *args: Any) -> T:
+    """``function(*args)`` in the thread pool, holding one of ``app``'s connection
+    slots meanwhile (for work outside a request's session)."""
+    async with app.state.connection_slots:
+        return await run_in_threadpool(function, *args)
+
+
+SQLITE_BUSY_TIMEOUT = 30.0  # seconds a writer waits for another before giving up
+PROCESS_WRITE_QUEUE_TIMEOUT = 1.0  # seconds a writer queues in-process (see below)
+_READS = ("SELECT", "PRAGMA")
+
+
+class SQLiteWriteLock:
+    """Lets one transaction of this process write to the SQLite file at a time.
+
+    SQLite has one writer at a time; a writer that finds the file locked sleeps and
+    polls (1, 2, 5, ... up to 100 ms), so under concurrent writes an unlucky request
+    waits for seconds while the lock is mostly free. Writers of one process queue here
+    instead and are woken the moment the previous transaction ends; SQLite's own
+    polling remains only between processes. Held from a transaction's first write to
+    its commit or rollback.
+    """
+
+    def __init__(self, *, timeout: float) -> None:
+        self._lock = threading.Lock()
+        self._timeout = timeout
+
+    @property
+    def held(self) -> bool:
+        return self._lock.locked()
+
+    def install(self, engine: Engine) -> SQLiteWriteLock:
+        event.listen(engine, "before_cursor_execute", self._before_execute)
+        event.listen(engine, "commit", self._release)
+        event.listen(engine, "rollback", self._release)
+        event.listen(engine.pool, "checkin", self._release_record)
+        return self
+
+    def _before_execute(self, conn, cursor, statement: str, *_args) -> None:
+        info = conn.info
+        if info.get("sqlite_write_lock") or statement.lstrip()[:6].upper() in _READS:
+            return
+        # Bounded: a transaction that holds the lock across thread-pool hops could
+        # otherwise wait for a thread that waits here. After the wait, SQLite's own
+        # locking (and its busy timeout) decides, as without this lock.
+        if self._lock.acquire(timeout=self._timeout):
+            info["sqlite_write_lock"] = True
+
+    def _release(self, conn) -> None:
+        self._release_info(conn.info)
+
+    def _release_record(self, _dbapi_connection, record) -> None:
+        self._release_info(record.info)
+
+    def _release_info(self, info: dict) -> None:
+        if info.pop("sqlite_write_lock", False):
+            self._lock.release()
 
 
 def _sqlite_pragmas(dbapi_connection, _record) -> None:
@@ -91,21 +173,27 @@ def make_sessionmaker(engine: Engine) -> sessionmaker[Session]:
 
 
 async def get_session(request: Request) -> AsyncIterator[Session]:
-    """One transaction per request: services flush, this commits once before the
-    response is sent (the dependency has function scope), and rolls back on any error.
+    """One transaction per request, committed before the response is sent and rolled
+    back on any error.
 
-    Creating a Session does no I/O, so it happens on the event loop; only the commit
-    and close, which do, go to the thread pool: in one hop.
+    The request first takes a connection slot (``connection_slots``). Creating a
+    Session does no I/O, so it happens on the event loop. A sync endpoint
+    commits in its own worker thread (``in_one_thread_hop``); what is left to end here
+    (an async endpoint's work, or a failure) goes to the thread pool in one hop.
     """
-    session = request.app.state.sessionmaker()
-    failed = False
-    try:
-        yield session
-    except BaseException:
-        failed = True
-        raise
-    finally:
-        await run_in_threadpool(_end_transaction, session, commit=not failed)
+    async with request.app.state.connection_slots:
+        session = request.app.state.sessionmaker()
+        failed = False
+        try:
+            yield session
+        except BaseException:
+            failed = True
+            raise
+        finally:
+            if failed or session.in_transaction():
+                await run_in_threadpool(_end_transaction, session, commit=not failed)
+            else:
+                session.close()  # already committed: nothing left that does I/O
 
 
 def _end_transaction(session: Session, *, commit: bool) -> None:
@@ -114,6 +202,29 @@ def _end_transaction(session: Session, *, commit: bool) -> None:
             session.commit()  # a failure here propagates and becomes the response
     finally:
         session.close()  # rolls back whatever was not committed
+
+
+def in_one_thread_hop(endpoint: Callable[..., Any]) -> Callable[..., Any]:
+    """Wrap a sync endpoint as a coroutine that runs it, and commits the request's
+    session, in one worker-thread call.
+
+    FastAPI would otherwise hop to the thread pool for the endpoint, again to validate
+    its response and again to commit (each hop ~0.2 ms here); and on SQLite the write
+    lock an INSERT takes would be held across those hops, stalling every other writer.
+    """
+
+    def call_and_commit(kwargs: dict[str, Any]) -> Any:
+        result = endpoint(**kwargs)
+        for value in kwargs.values():
+            if isinstance(value, Session) and value.in_transaction():
+                value.commit()
+        return result
+
+    @functools.wraps(endpoint)
+    async def run(**kwargs: Any) -> Any:
+        return await run_in_threadpool(call_and_commit, kwargs)
+
+    return run
 
 
 SessionDep = Annotated[Session, Depends(get_session, scope="function")]

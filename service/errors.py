@@ -113,6 +113,11 @@ _DESCRIPTIONS = {
 }
 
 
+def describe(status: int) -> str:
+    """What a problem status means in this API (for the OpenAPI document)."""
+    return _DESCRIPTIONS[status]
+
+
 def problem_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
     """OpenAPI ``responses`` entries for the errors a route documents (401 always)."""
     codes = sorted({401, *statuses})

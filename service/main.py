@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -14,8 +15,8 @@ from service.agreement.router import router as agreement_router
 from service.auth.router import router as keys_router
 from service.coding.router import router as coding_router
 from service.config import Settings, get_settings
-from service.db import create_db_engine, make_sessionmaker
-from service.errors import PROBLEM_MEDIA_TYPE
+from service.db import connection_slots, create_db_engine, make_sessionmaker
+from service.errors import PROBLEM_MEDIA_TYPE, describe
 from service.frameworks.router import router as frameworks_router
 from service.health.router import router as health_router
 from service.http.idempotency import IdempotencyMiddleware
@@ -41,11 +42,13 @@ Recommendations are decision support for a clinician, not a diagnosis.
 """
 
 PROBLEM_REF = "#/components/schemas/Problem"
+# FastAPI matches a request against the routers in this order; their prefixes do not
+# overlap, so the order only decides cost: the EHR-facing recommendations come first.
 API_ROUTERS: list[APIRouter] = [
+    recommendations_router,
     keys_router,
     frameworks_router,
     coding_router,
-    recommendations_router,
     agreement_router,
 ]
 
@@ -56,6 +59,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        # What start-up built (routes, schemas, FHIR and pydantic models: some 200,000
+        # objects) lives as long as the process. Frozen, it is left out of the
+        # collector's full passes, each of which would otherwise stall every request in
+        # flight for ~100 ms. Once per process (a test suite starts many apps).
+        if gc.get_freeze_count() == 0:
+            gc.collect()
+            gc.freeze()
+        # asyncio primitives belong to one event loop: a new one for each served loop.
+        app.state.connection_slots = connection_slots(settings)
         yield
         app.state.engine.dispose()
 
@@ -70,6 +82,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     app.state.engine = engine
     app.state.sessionmaker = make_sessionmaker(engine)
+    app.state.connection_slots = connection_slots(settings)
     app.state.migration_head = head_revision()
 
     install_problem_handlers(app)
@@ -109,6 +122,7 @@ def _problem_openapi(app: FastAPI):
                         content[PROBLEM_MEDIA_TYPE] = {"schema": {"$ref": PROBLEM_REF}}
                     elif code[:1] in "45" and "application/json" in content:
                         content[PROBLEM_MEDIA_TYPE] = content.pop("application/json")
+        _document_generic_problems(schema)
         components = schema.get("components", {}).get("schemas", {})
         for unused in ("HTTPValidationError", "ValidationError"):
             components.pop(unused, None)
@@ -116,3 +130,18 @@ def _problem_openapi(app: FastAPI):
         return schema
 
     return openapi
+
+
+def _document_generic_problems(schema: dict[str, Any]) -> None:
+    """Document the problems every route can answer, whether or not it declares them:
+    413 and 415 wherever a body is taken (``CivicRoute``), 503 wherever the database
+    is used (all but /healthz)."""
+    problem = {PROBLEM_MEDIA_TYPE: {"schema": {"$ref": PROBLEM_REF}}}
+    for path, path_item in schema.get("paths", {}).items():
+        for operation in path_item.values():
+            codes = [413, 415] if "requestBody" in operation else []
+            codes += [] if path == "/healthz" else [503]
+            responses = operation.setdefault("responses", {})
+            for code in codes:
+                responses.setdefault(str(code), {"description": describe(code), "content": problem})
+            operation["responses"] = dict(sorted(responses.items()))

@@ -2,20 +2,26 @@
 
 Every route outside the public ones depends on the API-key principal, and every route
 under /v1/studies/{study_id} on the central study-access dependency (which answers 404
-to outsiders).
+to outsiders). And no route pays thread-pool hops it does not need: a sync dependency
+or endpoint costs one each, so only those that query the database are sync.
 """
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Iterator
 
 import pytest
 from fastapi.dependencies.models import Dependant
 from fastapi.routing import APIRoute
+from fastapi.security import HTTPBearer
 
 from service.auth.deps import current_principal
 from service.coding.access import study_access
+from service.coding.routes.documents import _document
+from service.coding.routes.participants import _participant
 from service.config import Settings
+from service.frameworks.deps import version_to_edit, version_to_read
 from service.main import create_app
 
 PUBLIC = {"/healthz", "/readyz", "/docs", "/docs/oauth2-redirect", "/redoc", "/openapi.json"}
@@ -60,3 +66,34 @@ def test_every_study_route_checks_membership(api_routes):
         if study_access not in set(_calls(route.dependant))
     ]
     assert unguarded == []
+
+
+# The dependencies that query the database, and so run in the thread pool.
+QUERYING_DEPENDENCIES = {
+    current_principal,
+    study_access,
+    version_to_read,
+    version_to_edit,
+    _participant,
+    _document,
+}
+
+
+def test_only_querying_dependencies_are_sync(api_routes):
+    sync = {
+        f"{call.__module__}.{call.__qualname__}"
+        for _, route in api_routes
+        for call in _calls(route.dependant)
+        if not inspect.iscoroutinefunction(call)
+        and not inspect.isasyncgenfunction(call)
+        and call not in QUERYING_DEPENDENCIES
+        and not isinstance(call, HTTPBearer)
+    }
+    assert sync == set()
+
+
+def test_every_endpoint_runs_in_at_most_one_thread_hop(api_routes):
+    # CivicRoute wraps sync endpoints so that the endpoint, its response validation and
+    # the commit share one worker-thread call (service.db.in_one_thread_hop).
+    sync = [path for path, route in api_routes if not inspect.iscoroutinefunction(route.endpoint)]
+    assert sync == []

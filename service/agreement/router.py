@@ -67,7 +67,7 @@ def _coder_columns(values: list[str]) -> list[UUID | list[UUID]]:
     return columns
 
 
-def selection_query(
+async def selection_query(
     coder: Annotated[list[str], Query(description=CODER_HELP)],
     document: Annotated[
         list[UUID] | None,
@@ -103,7 +103,7 @@ def selection_query(
 SelectionDep = Annotated[dict[str, Any], Depends(selection_query)]
 
 
-def agreement_query(
+async def agreement_query(
     selection: SelectionDep,
     unit: Annotated[Unit | None, Query(description="Default: the study's default unit.")] = None,
     statistic: Annotated[

@@ -37,7 +37,7 @@ PrincipalDep = Annotated[CurrentPrincipal, Depends(current_principal)]
 def require_roles(*roles: Role) -> Callable[[CurrentPrincipal], CurrentPrincipal]:
     allowed = {*roles, Role.admin}
 
-    def check(principal: PrincipalDep) -> CurrentPrincipal:
+    async def check(principal: PrincipalDep) -> CurrentPrincipal:
         if principal.role not in allowed:
             names = ", ".join(sorted(role.value for role in allowed))
             raise Forbidden(f"This needs one of the roles: {names}.")

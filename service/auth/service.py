@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from uuid import UUID
 
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, select, update
 from sqlmodel import Session
 
 from service.auth.models import ApiKey, Principal, Role
@@ -66,19 +66,27 @@ def create_key(
     return api_key, plaintext
 
 
+# Built once: this runs on every request, and building the statement costs more than
+# running it.
+_ACTIVE_KEY = (
+    select(ApiKey.id, ApiKey.last_used_at, Principal.id, Principal.name, Principal.role)
+    .join(Principal, Principal.id == ApiKey.principal_id)
+    .where(ApiKey.key_hash == bindparam("key_hash"), ApiKey.revoked_at.is_(None))
+)
+
+
 def authenticate(*, session: Session, key: str) -> CurrentPrincipal | None:
-    # Runs on every request: plain columns and a conditional UPDATE, no ORM objects.
-    row = session.execute(
-        select(ApiKey.id, ApiKey.last_used_at, Principal.id, Principal.name, Principal.role)
-        .join(Principal, Principal.id == ApiKey.principal_id)
-        .where(ApiKey.key_hash == hash_key(key), ApiKey.revoked_at.is_(None))
-    ).first()
+    # Plain columns and a conditional UPDATE, no ORM objects.
+    row = session.execute(_ACTIVE_KEY, {"key_hash": hash_key(key)}).first()
     if row is None:
         return None
     key_id, last_used_at, principal_id, name, role = row
     now = utcnow()
     if last_used_at is None or now - last_used_at > LAST_USED_RESOLUTION:
         session.execute(update(ApiKey).where(ApiKey.id == key_id).values(last_used_at=now))
+        # Committed at once, in this thread: a write lock held until the request's own
+        # commit, in another thread-pool hop, would stall every other writer meanwhile.
+        session.commit()
     return CurrentPrincipal(id=principal_id, name=name, role=Role(role), key_id=key_id)
 
 

@@ -71,7 +71,7 @@ def study_access(study_id: UUID, session: SessionDep, principal: PrincipalDep) -
 
 
 def require_study_role(*roles: StudyRole) -> Callable[..., StudyAccess]:
-    def check(access: Annotated[StudyAccess, Depends(study_access)]) -> StudyAccess:
+    async def check(access: Annotated[StudyAccess, Depends(study_access)]) -> StudyAccess:
         if access.role not in roles:
             names = ", ".join(role.value for role in roles)
             raise Forbidden(f"This needs your study role to be one of: {names}.")

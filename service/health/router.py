@@ -6,8 +6,8 @@ from fastapi import APIRouter, Request
 from pydantic import BaseModel
 from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
-from starlette.concurrency import run_in_threadpool
 
+from service.db import run_with_connection
 from service.errors import Problem, ServiceUnavailable
 from service.http.routing import CivicRoute
 
@@ -47,7 +47,7 @@ async def readyz(request: Request) -> Readiness:
             return connection.execute(text("SELECT version_num FROM alembic_version")).scalar()
 
     try:
-        revision = await run_in_threadpool(current_revision)
+        revision = await run_with_connection(request.app, current_revision)
     except SQLAlchemyError as exc:
         raise ServiceUnavailable("The database is unreachable or not migrated.") from exc
     if revision != expected:

@@ -11,6 +11,7 @@ middleware records the response only after the request's own transaction committ
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import re
 from dataclasses import dataclass
@@ -23,13 +24,12 @@ from sqlalchemy import LargeBinary, UniqueConstraint, delete, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import sessionmaker
 from sqlmodel import JSON, Column, Field, Session, SQLModel
-from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import Headers
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from service.auth.models import ApiKey
 from service.auth.service import hash_key
-from service.db import UTCDateTime, utcnow
+from service.db import UTCDateTime, run_with_connection, utcnow
 from service.errors import Conflict, Unauthorized, Unprocessable
 
 REPLAYED_HEADERS = ("content-type", "location", "etag")
@@ -177,14 +177,17 @@ async def claim_for_request(request: Request, key: str) -> Response | None:
     that it may keep a replay). Returns the stored response of a repeated request."""
     hours = request.app.state.settings.idempotency_ttl_hours
     store = IdempotencyStore(request.app.state.sessionmaker, ttl=timedelta(hours=hours))
-    claim = await run_in_threadpool(
-        store.claim,
-        key=key,
-        authorization=request.headers.get("authorization", ""),
-        method=request.method,
-        path=request.url.path,
-        query=request.url.query,
-        body=await request.body(),
+    claim = await run_with_connection(
+        request.app,
+        functools.partial(
+            store.claim,
+            key=key,
+            authorization=request.headers.get("authorization", ""),
+            method=request.method,
+            path=request.url.path,
+            query=request.url.query,
+            body=await request.body(),
+        ),
     )
     if claim.replay is not None:
         return claim.replay
@@ -221,11 +224,13 @@ class IdempotencyMiddleware:
             await self.app(scope, receive, capture)
         except BaseException:
             if (pending := claim()) is not None:
-                await run_in_threadpool(_store(scope).release, pending)
+                await run_with_connection(scope["app"], _store(scope).release, pending)
             raise
         if (pending := claim()) is not None:
             body = b"".join(chunks)
-            await run_in_threadpool(_store(scope).record, pending, status, response_headers, body)
+            await run_with_connection(
+                scope["app"], _store(scope).record, pending, status, response_headers, body
+            )
 
 
 def _store(scope: Scope) -> IdempotencyStore:

@@ -39,7 +39,7 @@ class PageParams:
     cursor: str | None
 
 
-def page_params(
+async def page_params(
     request: Request,
     limit: Annotated[
         int | None,

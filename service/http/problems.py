@@ -10,6 +10,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from sqlalchemy.exc import DataError, DBAPIError, IntegrityError, OperationalError
+from sqlalchemy.exc import TimeoutError as SQLAlchemyTimeoutError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Match
 
@@ -158,6 +159,20 @@ def _database_unavailable(request: Request, exc: DBAPIError) -> JSONResponse:
     )
 
 
+def _pool_exhausted(request: Request, exc: SQLAlchemyTimeoutError) -> JSONResponse:
+    # Every pooled connection stayed busy for the pool's whole timeout: overload, not a
+    # fault of the request. Retry later, like any unavailable database.
+    log.error("database connection pool exhausted")
+    return problem_response(
+        request,
+        503,
+        detail="The service is overloaded: no database connection became free in time; "
+        "retry shortly.",
+        slug="unavailable",
+        headers={"Retry-After": "5"},
+    )
+
+
 def _dbapi_error(request: Request, exc: DBAPIError) -> JSONResponse:
     if isinstance(exc, OperationalError) or exc.connection_invalidated:
         return _database_unavailable(request, exc)
@@ -181,3 +196,4 @@ def install_problem_handlers(app: FastAPI) -> None:
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(IntegrityError, _integrity_error)
     app.add_exception_handler(DBAPIError, _dbapi_error)
+    app.add_exception_handler(SQLAlchemyTimeoutError, _pool_exhausted)

@@ -1,18 +1,22 @@
 """The route class every router uses.
 
 It enforces, before FastAPI parses a body: the body-size limit (413) and the accepted
-content types (415); and it makes POSTs retry-safe with ``Idempotency-Key`` (a replay
-is answered before any dependency runs; ``idempotency`` records the first response).
+content types (415); it makes POSTs retry-safe with ``Idempotency-Key`` (a replay
+is answered before any dependency runs; ``idempotency`` records the first response);
+and it runs a sync endpoint and the commit of its session in one worker-thread call
+(``service.db.in_one_thread_hop``).
 """
 
 from __future__ import annotations
 
+import inspect
 from typing import Any
 
 from fastapi import Request, Response
 from fastapi.routing import APIRoute
 from starlette.exceptions import HTTPException
 
+from service.db import in_one_thread_hop
 from service.errors import PayloadTooLarge, Unprocessable, UnsupportedMediaType
 from service.http import idempotency
 
@@ -52,6 +56,8 @@ class CivicRoute(APIRoute):
             extra = dict(kwargs.get("openapi_extra") or {})
             extra["parameters"] = [*extra.get("parameters", []), IDEMPOTENCY_HEADER_DOC]
             kwargs["openapi_extra"] = extra
+        if not inspect.iscoroutinefunction(endpoint):
+            endpoint = in_one_thread_hop(endpoint)
         super().__init__(path, endpoint, **kwargs)
 
     def _accepted_media_types(self) -> tuple[str, ...] | None:

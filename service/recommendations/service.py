@@ -14,7 +14,7 @@ from typing import Annotated, Any, Literal, TypeVar
 from uuid import UUID
 
 from fastapi import Depends, Request
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlmodel import Session
 
 from service.audit import service as audit_service
@@ -62,7 +62,7 @@ class ResourceCache:
         return len(self._items)
 
 
-def resource_cache(request: Request) -> ResourceCache:
+async def resource_cache(request: Request) -> ResourceCache:
     state = request.app.state
     cache = getattr(state, "recommendation_cache", None)
     if cache is None:
@@ -88,10 +88,13 @@ def snapshot(*, session: Session, cache: ResourceCache, framework: Framework) ->
     )
 
 
+_VERSION = select(Framework).where(
+    Framework.slug == bindparam("slug"), Framework.version == bindparam("version")
+)  # built once: it is looked up on every recommendation
+
+
 def _get(session: Session, slug: str, version: str) -> Framework | None:
-    return session.scalars(
-        select(Framework).where(Framework.slug == slug, Framework.version == version)
-    ).first()
+    return session.scalars(_VERSION, {"slug": slug, "version": version}).first()
 
 
 def _get_any(session: Session, slug: str) -> UUID | None:

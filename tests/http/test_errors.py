@@ -7,9 +7,11 @@ import re
 import uuid
 
 from fastapi.testclient import TestClient
+from sqlalchemy import create_engine
 from sqlalchemy.exc import DataError
 
 from service.config import Settings
+from service.db import make_sessionmaker
 from service.main import create_app
 
 PROBLEM = "application/problem+json"
@@ -101,3 +103,17 @@ def test_access_log_has_metadata_and_no_secrets(database_url, admin, capsys):
     assert line["route"] == "/v1/keys" and line["status"] == 201
     assert line["principal"] == "test-admin" and line["method"] == "POST"
     assert line["request_id"] and line["duration_ms"] >= 0
+
+
+def test_an_exhausted_connection_pool_is_503_not_500(database_url, make_key):
+    headers = make_key("researcher")
+    app = create_app(Settings(database_url=database_url))
+    tiny = create_engine(database_url, pool_size=1, max_overflow=0, pool_timeout=0.1)
+    app.state.sessionmaker = make_sessionmaker(tiny)
+    with tiny.connect():  # the pool's only connection stays busy
+        response = TestClient(app, raise_server_exceptions=False).get("/v1/me", headers=headers)
+    tiny.dispose()
+    assert response.status_code == 503
+    assert response.headers["content-type"] == PROBLEM
+    assert response.headers["retry-after"] == "5"
+    assert "overloaded" in response.json()["detail"]
