@@ -2,9 +2,12 @@
 
     .venv/bin/python bench/recommendations_latency.py           # full run, writes the JSON
     .venv/bin/python bench/recommendations_latency.py --quick   # short run, prints only
-    .venv/bin/python bench/recommendations_latency.py --workers 1
+    .venv/bin/python bench/recommendations_latency.py --database sqlite --workers 1
 
-Two ways of loading the server, both with 32 concurrent clients:
+The real app runs under uvicorn (2 workers by default) on 127.0.0.1, on each database
+in turn: the embedded SQLite file and PostgreSQL (a throwaway database on the local
+server), migrated and seeded with the built-in CIVIC frameworks, with a clinician key.
+32 clients, one kept-alive connection each, then load it in two ways:
 
 * open loop (what the latency target is read against): the 32 clients together send
   at a fixed offered rate, each on a Poisson schedule, as independent EHR sessions and
@@ -13,20 +16,15 @@ Two ways of loading the server, both with 32 concurrent clients:
   omission). Several offered rates are measured; the report names the highest rate
   at which the recommendation p99 stays under the target.
 * closed loop (what saturation looks like): the 32 clients send back to back, so
-  latency is mostly queueing behind the other 31 and throughput is the ceiling.
+  latency is mostly queueing behind the other 31 and throughput is the ceiling; the
+  same with one client shows what a request itself costs.
 
-The real app runs under uvicorn on 127.0.0.1 (a free port) on an SQLite file in a
-temporary directory, migrated and seeded with the built-in CIVIC frameworks; a
-clinician API key is created before it starts. 32 asyncio clients (httpx, one
-connection each) then send requests back to back - a closed loop, so latency includes
-queueing behind the other 31 - for a bounded number of requests or seconds per round;
-the same is then measured with one client, which shows what a request itself costs.
-Each round measures, one after the other, the baseline ``GET /v1/me`` (key lookup,
-one row read, commit) and ``POST /v1/recommendations`` on a rotation of CIVIC v2
-assessments (a full assessment with every domain in need, a partial one with Stigma
-and a declined domain, one with preferences that remove components); every response
-must be 200. Medians over rounds of each round's p50, p99 and throughput are written to
-bench/results/recommendations_latency.json.
+Each measurement compares ``POST /v1/recommendations`` (a rotation of three CIVIC v2
+assessments: every domain in need; Stigma with a declined domain; preferences that
+remove components) with the baseline ``GET /v1/me`` (key lookup, one row read) of the
+same app in the same run; every response must be 200. The load generator
+(``http_load``) shares the two cores with the server, so it is kept lean. Medians over
+rounds go to bench/results/recommendations_latency.json.
 """
 
 from __future__ import annotations
@@ -46,9 +44,12 @@ import time
 from pathlib import Path
 
 import httpx
+import uvloop
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+
+from http_load import Connection, Response, encode_request  # noqa: E402
 
 from service import migrate, seed  # noqa: E402
 from service.auth import service as auth_service  # noqa: E402
@@ -133,35 +134,59 @@ def server(url: str, port: int, workers: int):
             process.kill()
 
 
-async def measure(base: str, key: str, target: str, cfg: dict, n: int) -> dict:
-    """``n`` requests (or ``cfg['seconds']``) from ``cfg['clients']`` concurrent clients."""
-    headers = {"Authorization": f"Bearer {key}"}
+class Target:
+    """The encoded requests of one endpoint, sent in rotation."""
+
+    def __init__(self, name: str, port: int, key: str) -> None:
+        host = f"127.0.0.1:{port}"
+        auth = {"Authorization": f"Bearer {key}"}
+        if name == "me":
+            self.requests = [encode_request("GET", "/v1/me", host=host, headers=auth)]
+        else:
+            json_headers = {**auth, "Content-Type": "application/json"}
+            self.requests = [
+                encode_request("POST", "/v1/recommendations", host=host, headers=json_headers,
+                               body=json.dumps(a).encode())
+                for a in ASSESSMENTS
+            ]  # fmt: skip
+        self.name = name
+
+    def request(self, i: int) -> bytes:
+        return self.requests[i % len(self.requests)]
+
+    def check(self, response: Response) -> None:
+        if response.status != 200:
+            raise RuntimeError(f"{self.name}: {response.status} {response.body[:200]!r}")
+
+
+async def connect(port: int, clients: int) -> list[Connection]:
+    return [await Connection.open("127.0.0.1", port) for _ in range(clients)]
+
+
+async def measure(port: int, target: Target, clients: int, n: int, seconds: float) -> dict:
+    """Closed loop: ``clients`` clients send back to back, ``n`` requests in all (or
+    until ``seconds`` pass)."""
+    connections = await connect(port, clients)
     latencies: list[float] = []
     sent = 0
-    deadline = time.perf_counter() + cfg["seconds"]
+    deadline = time.perf_counter() + seconds
 
-    async def client(worker: int) -> None:
+    async def client(worker: int, connection: Connection) -> None:
         nonlocal sent
-        limits = httpx.Limits(max_connections=1, max_keepalive_connections=1)
-        async with httpx.AsyncClient(
-            base_url=base, headers=headers, limits=limits, timeout=60.0
-        ) as http:
-            while sent < n and time.perf_counter() < deadline:
-                i = sent
-                sent += 1
-                started = time.perf_counter()
-                if target == "me":
-                    response = await http.get("/v1/me")
-                else:
-                    body = ASSESSMENTS[(i + worker) % len(ASSESSMENTS)]
-                    response = await http.post("/v1/recommendations", json=body)
-                elapsed = time.perf_counter() - started
-                if response.status_code != 200:
-                    raise RuntimeError(f"{target}: {response.status_code} {response.text[:200]}")
-                latencies.append(elapsed)
+        while sent < n and time.perf_counter() < deadline:
+            i = sent
+            sent += 1
+            started = time.perf_counter()
+            response = await connection.send(target.request(i + worker))
+            latencies.append(time.perf_counter() - started)
+            target.check(response)
 
     started = time.perf_counter()
-    await asyncio.gather(*(client(w) for w in range(cfg["clients"])))
+    try:
+        await asyncio.gather(*(client(w, c) for w, c in enumerate(connections)))
+    finally:
+        for connection in connections:
+            connection.close()
     return _percentiles(latencies, time.perf_counter() - started)
 
 
@@ -177,79 +202,52 @@ def _percentiles(latencies: list[float], wall: float) -> dict:
 
 
 async def measure_open_loop(
-    base: str, key: str, target: str, *, clients: int, rate: float, seconds: float, seed: int
+    port: int, target: Target, *, clients: int, rate: float, seconds: float, seed: int
 ) -> dict:
     """``clients`` concurrent clients sending, together, ``rate`` requests per second on
     Poisson schedules for ``seconds``. Latency counts from the scheduled start."""
     import random
 
-    headers = {"Authorization": f"Bearer {key}"}
+    connections = await connect(port, clients)  # before the clock starts
     latencies: list[float] = []
-    # Every client opens its connection before the clock starts: creating 32 httpx
-    # clients takes long enough to be mistaken for server latency otherwise.
-    ready, go = asyncio.Barrier(clients + 1), asyncio.Event()
-    start = 0.0
+    start = time.perf_counter() + 0.05
 
-    async def client(worker: int) -> None:
+    async def client(worker: int, connection: Connection) -> None:
         rng = random.Random(seed * 1000 + worker)
-        limits = httpx.Limits(max_connections=1, max_keepalive_connections=1)
-        async with httpx.AsyncClient(
-            base_url=base, headers=headers, limits=limits, timeout=60.0
-        ) as http:
-            await http.get("/healthz")  # connect
-            await ready.wait()
-            await go.wait()
-            scheduled, i = start + rng.expovariate(rate / clients), 0
-            while scheduled < start + seconds:
-                delay = scheduled - time.perf_counter()
-                if delay > 0:
-                    await asyncio.sleep(delay)
-                if target == "me":
-                    response = await http.get("/v1/me")
-                else:
-                    body = ASSESSMENTS[(i + worker) % len(ASSESSMENTS)]
-                    response = await http.post("/v1/recommendations", json=body)
-                if response.status_code != 200:
-                    raise RuntimeError(f"{target}: {response.status_code} {response.text[:200]}")
-                latencies.append(time.perf_counter() - scheduled)
-                scheduled += rng.expovariate(rate / clients)
-                i += 1
+        scheduled, i = start + rng.expovariate(rate / clients), 0
+        while scheduled < start + seconds:
+            delay = scheduled - time.perf_counter()
+            if delay > 0:
+                await asyncio.sleep(delay)
+            response = await connection.send(target.request(i + worker))
+            latencies.append(time.perf_counter() - scheduled)
+            target.check(response)
+            scheduled += rng.expovariate(rate / clients)
+            i += 1
 
-    async def starter() -> None:
-        nonlocal start
-        await ready.wait()
-        start = time.perf_counter() + 0.05
-        go.set()
-
-    await asyncio.gather(starter(), *(client(w) for w in range(clients)))
+    try:
+        await asyncio.gather(*(client(w, c) for w, c in enumerate(connections)))
+    finally:
+        for connection in connections:
+            connection.close()
     return _percentiles(latencies, seconds)
 
 
-async def run_open_loop(base: str, key: str, cfg: dict, open_cfg: dict) -> dict:
+async def run_open_loop(port: int, key: str, cfg: dict, open_cfg: dict) -> dict:
+    targets = [Target(name, port, key) for name in ("me", "recommend")]
     by_rate = {}
     for rate in open_cfg["rates"]:
         rounds = []
         for r in range(open_cfg["rounds"]):
             row = {
-                target: await measure_open_loop(
-                    base,
-                    key,
-                    target,
-                    clients=cfg["clients"],
-                    rate=rate,
-                    seconds=open_cfg["seconds"],
-                    seed=r,
+                target.name: await measure_open_loop(
+                    port, target, clients=cfg["clients"], rate=rate,
+                    seconds=open_cfg["seconds"], seed=r,
                 )
-                for target in ("me", "recommend")
-            }
+                for target in targets
+            }  # fmt: skip
             rounds.append(row)
-        median = {
-            target: {
-                stat: statistics.median(r[target][stat] for r in rounds)
-                for stat in ("p50_ms", "p99_ms", "max_ms", "throughput_rps")
-            }
-            for target in ("me", "recommend")
-        }
+        median = _medians(rounds)
         by_rate[str(rate)] = {"rounds": rounds, "median": median}
         print(f"open loop {rate} req/s: " + json.dumps(median), flush=True)
     meeting = [int(rate) for rate, row in by_rate.items()
@@ -257,50 +255,93 @@ async def run_open_loop(base: str, key: str, cfg: dict, open_cfg: dict) -> dict:
     return {"by_offered_rate": by_rate, "highest_rate_meeting_target": max(meeting, default=None)}
 
 
-async def run(base: str, key: str, cfg: dict) -> dict:
-    for target in ("me", "recommend"):  # warm up connections, caches and the pool
-        await measure(base, key, target, cfg, cfg["warmup"])
-    alone = {**cfg, "clients": 1}
+async def run(port: int, key: str, cfg: dict) -> dict:
+    me, recommend = Target("me", port, key), Target("recommend", port, key)
+    clients, n, seconds = cfg["clients"], cfg["requests"], cfg["seconds"]
+    alone = cfg["single_client_requests"]
+    for target in (me, recommend):  # warm up caches and the pool
+        await measure(port, target, clients, cfg["warmup"], seconds)
     rounds = []
     for i in range(cfg["rounds"]):
         row = {
-            "me": await measure(base, key, "me", cfg, cfg["requests"]),
-            "recommend": await measure(base, key, "recommend", cfg, cfg["requests"]),
-            "me_1_client": await measure(base, key, "me", alone, cfg["single_client_requests"]),
-            "recommend_1_client": await measure(
-                base, key, "recommend", alone, cfg["single_client_requests"]
-            ),
+            "me": await measure(port, me, clients, n, seconds),
+            "recommend": await measure(port, recommend, clients, n, seconds),
+            "me_1_client": await measure(port, me, 1, alone, seconds),
+            "recommend_1_client": await measure(port, recommend, 1, alone, seconds),
         }
         rounds.append(row)
         print(f"round {i + 1}: " + json.dumps(row), flush=True)
-    summary = {
+    return {"rounds": rounds, "median": _medians(rounds)}
+
+
+def _medians(rounds: list[dict]) -> dict:
+    return {
         target: {
             stat: statistics.median(r[target][stat] for r in rounds)
             for stat in ("p50_ms", "p99_ms", "max_ms", "throughput_rps")
         }
         for target in rounds[0]
     }
-    return {"rounds": rounds, "median": summary}
+
+
+@contextlib.contextmanager
+def database(kind: str, tmp: str):
+    """A URL for an empty database of ``kind``, dropped afterwards."""
+    if kind == "sqlite":
+        yield f"sqlite:///{Path(tmp) / 'civic.db'}"
+        return
+    import psycopg
+
+    name = f"civic_bench_{os.getpid()}"
+    admin = "postgresql://postgres@127.0.0.1:5432/postgres"
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}"')
+        conn.execute(f'CREATE DATABASE "{name}"')
+    try:
+        yield f"postgresql+psycopg://postgres@127.0.0.1:5432/{name}"
+    finally:
+        with psycopg.connect(admin, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def bench_database(kind: str, args: argparse.Namespace, cfg: dict, open_cfg: dict) -> dict:
+    load_at_start = os.getloadavg()  # the cores are shared: say how busy they were
+    with tempfile.TemporaryDirectory(prefix="civic-bench-") as tmp, database(kind, tmp) as url:
+        key = prepare_database(url)
+        port = free_port()
+        with server(url, port, args.workers):
+            closed = uvloop.run(run(port, key, cfg))
+            open_loop = uvloop.run(run_open_loop(port, key, cfg, open_cfg))
+    single = closed["median"]
+    return {
+        "server": f"uvicorn, {args.workers} worker(s), {kind}",
+        "load_average": {"start": load_at_start, "end": os.getloadavg()},
+        "closed_loop": closed,
+        "open_loop": open_loop,
+        "recommend_over_me_p50_ratio_1_client": round(
+            single["recommend_1_client"]["p50_ms"] / single["me_1_client"]["p50_ms"], 2
+        ),
+        "target": {
+            "p99_ms": TARGET_P99_MS,
+            "read_against": "open loop, 32 concurrent clients",
+            "highest_offered_rate_meeting_it": open_loop["highest_rate_meeting_target"],
+            "closed_loop_p99_ms": single["recommend"]["p99_ms"],
+        },
+    }
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="short run; print, do not write")
     parser.add_argument("--workers", type=int, default=2, help="uvicorn workers (default 2)")
+    parser.add_argument(
+        "--database", choices=["sqlite", "postgresql", "both"], default="both",
+        help="which database the server runs on (default: both, one after the other)",
+    )  # fmt: skip
     args = parser.parse_args()
     cfg = QUICK if args.quick else FULL
     open_cfg = OPEN_LOOP_QUICK if args.quick else OPEN_LOOP
-    load_at_start = os.getloadavg()  # the cores are shared: say how busy they were
-    with tempfile.TemporaryDirectory(prefix="civic-bench-") as tmp:
-        url = f"sqlite:///{Path(tmp) / 'civic.db'}"
-        key = prepare_database(url)
-        port = free_port()
-        with server(url, port, args.workers):
-            base = f"http://127.0.0.1:{port}"
-            result = asyncio.run(run(base, key, cfg))
-            open_loop = asyncio.run(run_open_loop(base, key, cfg, open_cfg))
-    target_ms = TARGET_P99_MS
-    best_rate = open_loop["highest_rate_meeting_target"]
+    kinds = ["sqlite", "postgresql"] if args.database == "both" else [args.database]
     report = {
         "command": "bench/recommendations_latency.py" + (" --quick" if args.quick else ""),
         "mode": "quick" if args.quick else "full",
@@ -310,30 +351,19 @@ def main() -> None:
             "cpus": os.cpu_count(),
         },
         "config": {**cfg, "open_loop": open_cfg},
-        "server": f"uvicorn, {args.workers} worker(s), SQLite (WAL); the load generator "
-        "(httpx, asyncio) runs on the same 2 cores",
+        "load_generator": "bench/http_load.py (asyncio, uvloop, httptools) on the same cores",
         "endpoints": {
-            "me": "GET /v1/me (authenticated baseline: key lookup, one row, commit)",
+            "me": "GET /v1/me (authenticated baseline: key lookup, one row)",
             "recommend": "POST /v1/recommendations (3 CIVIC v2 assessments in rotation)",
             "*_1_client": "closed loop with one client: the time a request itself takes",
         },
-        "load_average": {"start": load_at_start, "end": os.getloadavg()},
-        "closed_loop": result,
-        "open_loop": open_loop,
-        "recommend_over_me_p50_ratio_1_client": round(
-            result["median"]["recommend_1_client"]["p50_ms"]
-            / result["median"]["me_1_client"]["p50_ms"],
-            2,
-        ),
-        "target": {
-            "p99_ms": target_ms,
-            "read_against": "open loop, 32 concurrent clients",
-            "highest_offered_rate_meeting_it": best_rate,
-            "closed_loop_p99_ms": result["median"]["recommend"]["p99_ms"],
-        },
     }
-    print(json.dumps(report["closed_loop"]["median"], indent=2))
-    print(f"open loop: recommendation p99 < {target_ms} ms up to {best_rate} req/s offered")
+    for kind in kinds:
+        print(f"== {kind}", flush=True)
+        result = report[kind] = bench_database(kind, args, cfg, open_cfg)
+        print(json.dumps(result["closed_loop"]["median"], indent=2))
+        best = result["target"]["highest_offered_rate_meeting_it"]
+        print(f"{kind}: recommendation p99 < {TARGET_P99_MS} ms up to {best} req/s offered")
     if not args.quick:
         RESULTS.parent.mkdir(parents=True, exist_ok=True)
         RESULTS.write_text(json.dumps(report, indent=2) + "\n")
