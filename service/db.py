@@ -227,4 +227,24 @@ def in_one_thread_hop(endpoint: Callable[..., Any]) -> Callable[..., Any]:
     return run
 
 
+def lookup_dependency(function: Callable[..., T]) -> Callable[..., Any]:
+    """Wrap a sync dependency that reads a few rows through the request's session
+    (the API key, study membership, a framework version) as a coroutine.
+
+    On SQLite it runs on the event loop: an indexed read there costs less than the
+    hop to a worker thread (~0.1 vs 0.3 ms, more under load), and in WAL mode readers
+    never wait for a writer. Elsewhere (a network round trip) it runs in the thread
+    pool, as FastAPI would run it.
+    """
+
+    @functools.wraps(function)
+    async def run(**kwargs: Any) -> T:
+        session = next(value for value in kwargs.values() if isinstance(value, Session))
+        if session.get_bind().dialect.name == "sqlite":
+            return function(**kwargs)
+        return await run_in_threadpool(functools.partial(function, **kwargs))
+
+    return run
+
+
 SessionDep = Annotated[Session, Depends(get_session, scope="function")]

@@ -11,12 +11,13 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from service.auth import service as auth_service
 from service.auth.models import Role
 from service.auth.service import CurrentPrincipal
-from service.db import SessionDep
+from service.db import SessionDep, lookup_dependency
 from service.errors import Forbidden, Unauthorized
 
 bearer = HTTPBearer(auto_error=False, description="An API key: `Authorization: Bearer civic_…`")
 
 
+@lookup_dependency
 def current_principal(
     request: Request,
     session: SessionDep,

@@ -15,11 +15,12 @@ from uuid import UUID
 
 from fastapi import Depends
 from sqlalchemy import select
+from sqlmodel import Session
 
 from service.auth.deps import PrincipalDep
 from service.auth.service import CurrentPrincipal
 from service.coding.models import Coder, Study, StudyMember
-from service.db import SessionDep
+from service.db import SessionDep, lookup_dependency
 from service.errors import Forbidden, NotFound
 
 
@@ -46,7 +47,15 @@ class StudyAccess:
         return self.role is StudyRole.owner
 
 
+@lookup_dependency
 def study_access(study_id: UUID, session: SessionDep, principal: PrincipalDep) -> StudyAccess:
+    return load_study_access(session=session, principal=principal, study_id=study_id)
+
+
+def load_study_access(
+    *, session: Session, principal: CurrentPrincipal, study_id: UUID
+) -> StudyAccess:
+    """What ``principal`` may do in the study: 404 for studies it is not a member of."""
     study = session.get(Study, study_id)
     if study is None:
         raise NotFound(f"No study {study_id}.")

@@ -12,7 +12,7 @@ from pydantic import BaseModel
 from service.auth.deps import require_roles
 from service.auth.models import Role
 from service.auth.service import CurrentPrincipal
-from service.db import SessionDep
+from service.db import SessionDep, lookup_dependency
 from service.frameworks import service as frameworks_service
 from service.frameworks.models import Framework
 from service.http.conditional import etag_of
@@ -25,10 +25,12 @@ SlugPath = Annotated[str, Path(max_length=64, description="The framework, e.g. `
 VersionPath = Annotated[str, Path(max_length=32, description="The version string, e.g. `2`.")]
 
 
+@lookup_dependency
 def version_to_read(slug: SlugPath, version: VersionPath, session: SessionDep) -> Framework:
     return frameworks_service.get_version(session=session, slug=slug, version=version)
 
 
+@lookup_dependency
 def version_to_edit(slug: SlugPath, version: VersionPath, session: SessionDep) -> Framework:
     return frameworks_service.get_version(
         session=session, slug=slug, version=version, for_update=True

@@ -17,7 +17,7 @@ from sqlmodel import Session
 from service.auth.deps import require_roles
 from service.auth.models import Role
 from service.auth.service import CurrentPrincipal
-from service.coding.access import study_access
+from service.coding.access import load_study_access
 from service.db import SessionDep
 from service.errors import NotFound, Unprocessable, problem_responses
 from service.frameworks.domain import FrameworkSnapshot
@@ -97,7 +97,7 @@ def _answer(
     evidence_study_id: UUID | None,
 ) -> Response:
     if evidence_study_id is not None:
-        access = study_access(evidence_study_id, session, principal)
+        access = load_study_access(session=session, principal=principal, study_id=evidence_study_id)
         plan = evidence.add_evidence(session=session, access=access, snapshot=snapshot, plan=plan)
     if output_format == "careplan":
         careplan = plan_to_careplan(plan, subject_reference=None, base_url=_base_url(request))

@@ -11,7 +11,7 @@ from service.coding import documents as documents_service
 from service.coding.access import StudyReader, StudyWriter
 from service.coding.models import Document
 from service.coding.schemas import DocumentCreate, DocumentPublic, DocumentSpan, DocumentUpdate
-from service.db import SessionDep
+from service.db import SessionDep, lookup_dependency
 from service.errors import problem_responses
 from service.http.conditional import cached_response, check_if_match
 from service.http.pagination import Page, PageDep
@@ -23,6 +23,7 @@ DOCUMENT = DOCUMENTS + "/{document_id}"
 NOT_MODIFIED = {304: {"description": "Not modified (`If-None-Match`)."}}
 
 
+@lookup_dependency
 def _document(document_id: UUID, session: SessionDep, access: StudyReader) -> Document:
     return documents_service.get_document(
         session=session, study_id=access.study.id, document_id=document_id

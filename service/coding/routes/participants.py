@@ -24,7 +24,7 @@ from service.coding.schemas import (
     ValidationPut,
     ValidationSummary,
 )
-from service.db import SessionDep
+from service.db import SessionDep, lookup_dependency
 from service.errors import problem_responses
 from service.http.conditional import cached_response, check_if_match
 from service.http.pagination import Page, PageDep
@@ -46,6 +46,7 @@ def _public(participant: Participant) -> ParticipantPublic:
     return ParticipantPublic.model_validate(participant.model_dump())
 
 
+@lookup_dependency
 def _participant(participant_id: UUID, session: SessionDep, access: StudyReader) -> Participant:
     return participants_service.get_participant(
         session=session, study_id=access.study.id, participant_id=participant_id
