@@ -49,7 +49,7 @@ import uvloop
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from http_load import Connection, Response, encode_request  # noqa: E402
+from http_load import Client, Response, encode_request  # noqa: E402
 
 from service import migrate, seed  # noqa: E402
 from service.auth import service as auth_service  # noqa: E402
@@ -159,8 +159,11 @@ class Target:
             raise RuntimeError(f"{self.name}: {response.status} {response.body[:200]!r}")
 
 
-async def connect(port: int, clients: int) -> list[Connection]:
-    return [await Connection.open("127.0.0.1", port) for _ in range(clients)]
+async def connect(port: int, clients: int) -> list[Client]:
+    connected = [Client("127.0.0.1", port) for _ in range(clients)]
+    for client in connected:
+        await client.connect()
+    return connected
 
 
 async def measure(port: int, target: Target, clients: int, n: int, seconds: float) -> dict:
@@ -171,7 +174,7 @@ async def measure(port: int, target: Target, clients: int, n: int, seconds: floa
     sent = 0
     deadline = time.perf_counter() + seconds
 
-    async def client(worker: int, connection: Connection) -> None:
+    async def client(worker: int, connection: Client) -> None:
         nonlocal sent
         while sent < n and time.perf_counter() < deadline:
             i = sent
@@ -212,7 +215,7 @@ async def measure_open_loop(
     latencies: list[float] = []
     start = time.perf_counter() + 0.05
 
-    async def client(worker: int, connection: Connection) -> None:
+    async def client(worker: int, connection: Client) -> None:
         rng = random.Random(seed * 1000 + worker)
         scheduled, i = start + rng.expovariate(rate / clients), 0
         while scheduled < start + seconds:
