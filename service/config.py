@@ -12,8 +12,15 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 DEFAULT_SQLITE_URL = "sqlite:///./var/civic.db"
 
 
+MIN_ADMIN_KEY_LENGTH = 32
+
+
 class Settings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="CIVIC_", env_file=".env", extra="ignore")
+    # hide_input_in_errors: a refused value (a key, a URL with a password) is never
+    # echoed to the terminal or a log.
+    model_config = SettingsConfigDict(
+        env_prefix="CIVIC_", env_file=".env", extra="ignore", hide_input_in_errors=True
+    )
 
     database_url: str = Field(
         DEFAULT_SQLITE_URL,
@@ -23,7 +30,7 @@ class Settings(BaseSettings):
     admin_key: SecretStr | None = Field(
         None,
         description="Bootstrap admin API key, stored (hashed) at start when unknown; "
-        "a revoked one stays revoked.",
+        f"a revoked one stays revoked. At least {MIN_ADMIN_KEY_LENGTH} characters.",
     )
     cors_origins: Annotated[list[str], NoDecode] = Field(
         default_factory=list, description="Comma-separated origins allowed by CORS."
@@ -41,6 +48,17 @@ class Settings(BaseSettings):
         description="Base URL clients reach the service at; used in FHIR canonical URLs.",
     )
     idempotency_ttl_hours: int = Field(24, ge=1)
+
+    @field_validator("admin_key")
+    @classmethod
+    def _long_enough(cls, value: SecretStr | None) -> SecretStr | None:
+        # It opens every study: a short, guessable one must not start the service.
+        if value is not None and len(value.get_secret_value()) < MIN_ADMIN_KEY_LENGTH:
+            raise ValueError(
+                f"CIVIC_ADMIN_KEY must be at least {MIN_ADMIN_KEY_LENGTH} characters; generate "
+                "one with: python3 -c 'import secrets; print(secrets.token_urlsafe(32))'"
+            )
+        return value
 
     @field_validator("cors_origins", mode="before")
     @classmethod

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import functools
-import threading
 from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime
 from typing import Annotated, Any, TypeVar
@@ -17,6 +16,7 @@ from sqlmodel import Session, SQLModel
 from starlette.concurrency import run_in_threadpool
 
 from service.config import Settings
+from service.sqlite_writes import WRITE_QUEUE_TIMEOUT, SQLiteWriteLock, write_lock_file
 
 # Set before the first table is declared, so every constraint has a predictable name
 # that migrations can refer to on both engines.
@@ -81,7 +81,9 @@ def create_db_engine(settings: Settings, *, pooled: bool = True) -> Engine:
             **(pool if pooled else {"poolclass": NullPool}),
         )
         event.listen(engine, "connect", _sqlite_pragmas)
-        SQLiteWriteLock(timeout=PROCESS_WRITE_QUEUE_TIMEOUT).install(engine)
+        SQLiteWriteLock(timeout=WRITE_QUEUE_TIMEOUT, lock_file=write_lock_file(path)).install(
+            engine
+        )
         return engine
     pool_options = {"pool_pre_ping": True, **POSTGRES_POOL} if pooled else {"poolclass": NullPool}
     return create_engine(settings.database_url, hide_parameters=True, **pool_options)
@@ -109,55 +111,6 @@ async def run_with_connection(app: Any, function: Callable[..., T], *args: Any) 
 
 
 SQLITE_BUSY_TIMEOUT = 30.0  # seconds a writer waits for another before giving up
-PROCESS_WRITE_QUEUE_TIMEOUT = 1.0  # seconds a writer queues in-process (see below)
-_READS = ("SELECT", "PRAGMA")
-
-
-class SQLiteWriteLock:
-    """Lets one transaction of this process write to the SQLite file at a time.
-
-    SQLite has one writer at a time; a writer that finds the file locked sleeps and
-    polls (1, 2, 5, ... up to 100 ms), so under concurrent writes an unlucky request
-    waits for seconds while the lock is mostly free. Writers of one process queue here
-    instead and are woken the moment the previous transaction ends; SQLite's own
-    polling remains only between processes. Held from a transaction's first write to
-    its commit or rollback.
-    """
-
-    def __init__(self, *, timeout: float) -> None:
-        self._lock = threading.Lock()
-        self._timeout = timeout
-
-    @property
-    def held(self) -> bool:
-        return self._lock.locked()
-
-    def install(self, engine: Engine) -> SQLiteWriteLock:
-        event.listen(engine, "before_cursor_execute", self._before_execute)
-        event.listen(engine, "commit", self._release)
-        event.listen(engine, "rollback", self._release)
-        event.listen(engine.pool, "checkin", self._release_record)
-        return self
-
-    def _before_execute(self, conn, cursor, statement: str, *_args) -> None:
-        info = conn.info
-        if info.get("sqlite_write_lock") or statement.lstrip()[:6].upper() in _READS:
-            return
-        # Bounded: a transaction that holds the lock across thread-pool hops could
-        # otherwise wait for a thread that waits here. After the wait, SQLite's own
-        # locking (and its busy timeout) decides, as without this lock.
-        if self._lock.acquire(timeout=self._timeout):
-            info["sqlite_write_lock"] = True
-
-    def _release(self, conn) -> None:
-        self._release_info(conn.info)
-
-    def _release_record(self, _dbapi_connection, record) -> None:
-        self._release_info(record.info)
-
-    def _release_info(self, info: dict) -> None:
-        if info.pop("sqlite_write_lock", False):
-            self._lock.release()
 
 
 def _sqlite_pragmas(dbapi_connection, _record) -> None:

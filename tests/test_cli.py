@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 import pytest
+from pydantic import ValidationError
 from sqlalchemy import func, select
 from typer.testing import CliRunner
 
@@ -37,10 +38,21 @@ def test_first_start_creates_one_admin_key_and_only_once(sqlite_env):
 
 
 def test_configured_admin_key_is_honoured(sqlite_env):
-    settings = Settings(database_url=sqlite_env, admin_key="civic_configured-secret-key-123")
+    settings = Settings(
+        database_url=sqlite_env, admin_key="civic_configured-secret-key-long-enough"
+    )
     assert cli.prepare(settings) is None
     assert cli.prepare(settings) is None
     assert _count_keys(sqlite_env) == 1
+
+
+def test_a_short_admin_key_is_refused_with_advice(monkeypatch):
+    monkeypatch.setenv("CIVIC_ADMIN_KEY", "civic_admin")
+    with pytest.raises(ValidationError) as refused:
+        Settings()
+    message = str(refused.value)
+    assert "at least 32 characters" in message and "token_urlsafe" in message
+    assert "civic_admin" not in message  # the refused secret is not echoed
 
 
 def test_keys_create_prints_a_key_once(sqlite_env):

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import subprocess
+import sys
 import threading
 
 import anyio.to_thread
@@ -12,8 +14,8 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.engine import Engine
 
 from service.config import Settings
-from service.db import SQLiteWriteLock
 from service.main import create_app
+from service.sqlite_writes import SQLiteWriteLock, write_lock_file
 
 
 @pytest.fixture
@@ -91,3 +93,28 @@ def test_more_concurrent_requests_than_threads_and_connections_all_succeed(datab
         return [response.status_code for response in responses]
 
     assert asyncio.run(burst()) == [200] * 40
+
+
+def _another_process_could_write(lock_file) -> bool:
+    probe = (
+        "import fcntl, os, sys\n"
+        "fd = os.open(sys.argv[1], os.O_RDWR)\n"
+        "try:\n"
+        "    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)\n"
+        "except BlockingIOError:\n"
+        "    sys.exit(1)\n"
+    )
+    return subprocess.run([sys.executable, "-c", probe, str(lock_file)]).returncode == 0
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="advisory file locks are POSIX")
+def test_worker_processes_take_turns_on_a_file_next_to_the_database(tmp_path):
+    database = tmp_path / "queue.db"
+    engine = create_engine(f"sqlite:///{database}")
+    lock = SQLiteWriteLock(timeout=5, lock_file=write_lock_file(database)).install(engine)
+    with engine.connect() as connection:
+        connection.execute(text("CREATE TABLE t (v INTEGER)"))
+        assert lock.held
+        assert not _another_process_could_write(tmp_path / "queue.db.write-lock")
+        connection.commit()
+    assert _another_process_could_write(tmp_path / "queue.db.write-lock")

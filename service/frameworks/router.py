@@ -15,7 +15,7 @@ from sqlmodel import Session
 
 from service.auth.deps import PrincipalDep
 from service.db import SessionDep
-from service.errors import problem_responses
+from service.errors import Forbidden, problem_responses
 from service.frameworks import service as frameworks_service
 from service.frameworks import views
 from service.frameworks.deps import (
@@ -234,12 +234,19 @@ def publish_framework(
     responses=problem_responses(403, 404, 409, 412),
 )
 def retire_framework(
-    request: Request, _: WriterDep, framework: EditableVersionDep, session: SessionDep
+    request: Request, principal: WriterDep, framework: EditableVersionDep, session: SessionDep
 ) -> Response:
     """Mark a published version as superseded. It stays readable and exportable (and
     can still be derived from) but leaves theme search. Only a published version can be
-    retired (409 otherwise). `If-Match` is honoured."""
+    retired (409 otherwise); the versions that ship with the service (CIVIC 1 and 2) only
+    by an admin (403 otherwise), since every user of the service relies on them.
+    `If-Match` is honoured."""
     check_if_match(request, _current(session, framework))
+    if framework.builtin and not principal.is_admin:
+        raise Forbidden(
+            f"{framework.slug}@{framework.version} ships with the service; only an admin "
+            "may retire it."
+        )
     frameworks_service.retire(session=session, framework=framework)
     return tagged(_current(session, framework))
 

@@ -325,6 +325,14 @@ def test_retire_only_a_published_version(client, researcher):
     )
 
 
+def test_only_an_admin_retires_a_built_in_civic_version(client, researcher, admin):
+    refused = client.post(f"{CIVIC}/2/retire", headers=researcher)
+    assert refused.status_code == 403 and "only an admin" in refused.json()["detail"]
+    assert client.get(f"{CIVIC}/2", headers=researcher).json()["status"] == "published"
+    retired = client.post(f"{CIVIC}/2/retire", headers=admin)
+    assert retired.status_code == 200 and retired.json()["status"] == "retired"
+
+
 def test_delete_a_draft_but_never_a_published_version(client, researcher):
     new_draft(client, researcher)
     url = "/v1/frameworks/mini/versions/1"
