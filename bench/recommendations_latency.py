@@ -328,9 +328,24 @@ def bench_database(kind: str, args: argparse.Namespace, cfg: dict, open_cfg: dic
             "p99_ms": TARGET_P99_MS,
             "read_against": "open loop, 32 concurrent clients",
             "highest_offered_rate_meeting_it": open_loop["highest_rate_meeting_target"],
+            # With 32 requests always in flight, mean latency = 32 / throughput (Little's
+            # law): what even the trivial baseline reaches on these cores.
+            "closed_loop_baseline_p99_ms": single["me"]["p99_ms"],
+            "closed_loop_baseline_mean_ms_by_littles_law": round(
+                1000 * cfg["clients"] / single["me"]["throughput_rps"], 1
+            ),
             "closed_loop_p99_ms": single["recommend"]["p99_ms"],
         },
     }
+
+
+def _commit() -> str:
+    """The code measured: HEAD, marked when the work tree differs from it."""
+    head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT,
+                          capture_output=True, text=True).stdout.strip()  # fmt: skip
+    dirty = subprocess.run(["git", "status", "--porcelain", "--", "service"], cwd=ROOT,
+                           capture_output=True, text=True).stdout.strip()  # fmt: skip
+    return f"{head}{' (service/ modified)' if dirty else ''}" if head else "unknown"
 
 
 def main() -> None:
@@ -347,6 +362,8 @@ def main() -> None:
     kinds = ["sqlite", "postgresql"] if args.database == "both" else [args.database]
     report = {
         "command": "bench/recommendations_latency.py" + (" --quick" if args.quick else ""),
+        "commit": _commit(),
+        "measured_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         "mode": "quick" if args.quick else "full",
         "machine": {
             "python": platform.python_version(),
