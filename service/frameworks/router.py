@@ -241,12 +241,12 @@ def retire_framework(
     retired (409 otherwise); the versions that ship with the service (CIVIC 1 and 2) only
     by an admin (403 otherwise), since every user of the service relies on them.
     `If-Match` is honoured."""
-    check_if_match(request, _current(session, framework))
     if framework.builtin and not principal.is_admin:
         raise Forbidden(
             f"{framework.slug}@{framework.version} ships with the service; only an admin "
             "may retire it."
         )
+    check_if_match(request, _current(session, framework))
     frameworks_service.retire(session=session, framework=framework)
     return tagged(_current(session, framework))
 
