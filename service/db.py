@@ -64,6 +64,7 @@ class UTCDateTime(TypeDecorator[datetime]):
 # at a time.
 SQLITE_POOL = {"pool_size": 10, "max_overflow": 0}
 POSTGRES_POOL = {"pool_size": 10, "max_overflow": 20}
+SQLITE_BUSY_TIMEOUT = 30.0  # seconds a writer waits for another before giving up
 
 
 def create_db_engine(settings: Settings, *, pooled: bool = True) -> Engine:
@@ -110,9 +111,6 @@ async def run_with_connection(app: Any, function: Callable[..., T], *args: Any) 
         return await run_in_threadpool(function, *args)
 
 
-SQLITE_BUSY_TIMEOUT = 30.0  # seconds a writer waits for another before giving up
-
-
 def _sqlite_pragmas(dbapi_connection, _record) -> None:
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA foreign_keys=ON")
@@ -130,9 +128,10 @@ async def get_session(request: Request) -> AsyncIterator[Session]:
     back on any error.
 
     The request first takes a connection slot (``connection_slots``). Creating a
-    Session does no I/O, so it happens on the event loop. A sync endpoint
-    commits in its own worker thread (``in_one_thread_hop``); what is left to end here
-    (an async endpoint's work, or a failure) goes to the thread pool in one hop.
+    Session does no I/O, so it happens on the event loop. A sync endpoint ends its
+    transaction in its own worker thread (``in_one_thread_hop``); what is left to end
+    here (an async endpoint's work, a failure in a dependency) goes to the thread pool
+    in one hop.
     """
     async with request.app.state.connection_slots:
         session = request.app.state.sessionmaker()
@@ -158,24 +157,30 @@ def _end_transaction(session: Session, *, commit: bool) -> None:
 
 
 def in_one_thread_hop(endpoint: Callable[..., Any]) -> Callable[..., Any]:
-    """Wrap a sync endpoint as a coroutine that runs it, and commits the request's
-    session, in one worker-thread call.
+    """Wrap a sync endpoint as a coroutine that runs it, and ends the request's
+    transaction (commit, or rollback when it raises), in one worker-thread call.
 
     FastAPI would otherwise hop to the thread pool for the endpoint, again to validate
     its response and again to commit (each hop ~0.2 ms here); and on SQLite the write
     lock an INSERT takes would be held across those hops, stalling every other writer.
     """
 
-    def call_and_commit(kwargs: dict[str, Any]) -> Any:
-        result = endpoint(**kwargs)
-        for value in kwargs.values():
-            if isinstance(value, Session) and value.in_transaction():
-                value.commit()
+    def call_and_end(kwargs: dict[str, Any]) -> Any:
+        sessions = [value for value in kwargs.values() if isinstance(value, Session)]
+        try:
+            result = endpoint(**kwargs)
+        except BaseException:
+            for session in sessions:
+                session.rollback()
+            raise
+        for session in sessions:
+            if session.in_transaction():
+                session.commit()
         return result
 
     @functools.wraps(endpoint)
     async def run(**kwargs: Any) -> Any:
-        return await run_in_threadpool(call_and_commit, kwargs)
+        return await run_in_threadpool(call_and_end, kwargs)
 
     return run
 
@@ -186,8 +191,10 @@ def lookup_dependency(function: Callable[..., T]) -> Callable[..., Any]:
 
     On SQLite it runs on the event loop: an indexed read there costs less than the
     hop to a worker thread (~0.1 vs 0.3 ms, more under load), and in WAL mode readers
-    never wait for a writer. Elsewhere (a network round trip) it runs in the thread
-    pool, as FastAPI would run it.
+    never wait for a writer. (The one write, an API key's last use, once a minute,
+    commits at once; it waits only for a turn that another thread is finishing, since
+    every transaction ends in the thread call that wrote.) Elsewhere (a network round
+    trip) it runs in the thread pool, as FastAPI would run it.
     """
 
     @functools.wraps(function)

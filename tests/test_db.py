@@ -12,8 +12,11 @@ import httpx
 import pytest
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import Engine
+from sqlmodel import Session
 
 from service.config import Settings
+from service.db import in_one_thread_hop
+from service.errors import Conflict
 from service.main import create_app
 from service.sqlite_writes import SQLiteWriteLock, write_lock_file
 
@@ -118,3 +121,19 @@ def test_worker_processes_take_turns_on_a_file_next_to_the_database(tmp_path):
         assert not _another_process_could_write(tmp_path / "queue.db.write-lock")
         connection.commit()
     assert _another_process_could_write(tmp_path / "queue.db.write-lock")
+
+
+def test_an_endpoint_that_fails_after_writing_gives_up_its_turn_in_its_own_thread(engine, lock):
+    # Otherwise the turn would be held until get_session's rollback, a later hop that
+    # may wait behind writers waiting for this very turn.
+    session = Session(engine)
+
+    def endpoint(session: Session) -> None:
+        session.execute(text("INSERT INTO t VALUES (1)"))
+        raise Conflict("refused after a write")
+
+    with pytest.raises(Conflict):
+        asyncio.run(in_one_thread_hop(endpoint)(session=session))
+    assert not lock.held and not session.in_transaction()
+    with engine.connect() as connection:
+        assert connection.execute(text("SELECT count(*) FROM t")).scalar() == 0
